@@ -1,0 +1,51 @@
+"""htsr: Heavy-Tailed Self-Regularization analysis of neural-network weights.
+
+How well trained is a network, from its weights alone (Martin & Mahoney, JMLR 22(165) 2021).
+
+The API, by stage
+-----------------
+Whole models
+    analyze(model, ...) -> Report     one row of spectral metrics per layer
+    describe(model)     -> DataFrame  the same rows, shapes only
+    load_report(path)   -> Report     reload a saved report
+Sources (htsr.sources)
+    open_model(model)   -> ModelSource lazy tensors of any supported format
+Layers (htsr.layers)
+    make_layer(ref)     -> Layer      a tensor as N x M matrices (conv slices)
+Spectrum (htsr.spectrum)
+    esd(matrix)         -> Spectrum   eigenvalues of X = W^T W / N
+Metrics (htsr.metrics)
+    norm_metrics(spectrum) -> NormMetrics
+Fits (htsr.fit)
+    fit_power_law, fit_mp
+Random matrices (htsr.rmt)
+"""
+
+from htsr.analysis import analyze, describe
+from htsr.errors import (
+    DegenerateLayerWarning,
+    FitWarning,
+    HtsrError,
+    LayerError,
+    LayerErrorsWarning,
+    SourceError,
+)
+from htsr.report import Report, load_report
+from htsr.spectrum import Spectrum, esd
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DegenerateLayerWarning",
+    "FitWarning",
+    "HtsrError",
+    "LayerError",
+    "LayerErrorsWarning",
+    "Report",
+    "SourceError",
+    "Spectrum",
+    "analyze",
+    "describe",
+    "esd",
+    "load_report",
+]

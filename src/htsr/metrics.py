@@ -1,0 +1,165 @@
+"""Per-layer metrics computed from a layer's spectrum (norms, ranks, entropy).
+
+Definitions follow DESIGN.md section 2 and, for the norm metrics, Martin, Peng & Mahoney,
+"Predicting trends in the quality of state-of-the-art neural networks without access to
+training or testing data", Nature Communications 12, 4122 (2021), Table 1 and eqs. (3)-(6).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import ml_dtypes
+import numpy as np
+
+from htsr.spectrum import gram_floor
+
+if TYPE_CHECKING:
+    from htsr.spectrum import Spectrum
+
+#: Relative threshold of :func:`rank_collapse_fraction`: eigenvalues below this fraction of
+#: lambda_max count as collapsed. Relative (never absolute) so it does not depend on scale;
+#: 1e-4 of lambda_max is 1e-2 of s_max, far above float32 round-off (~1e-7 lambda_max).
+RANK_COLLAPSE_REL = 1e-4
+
+
+def stored_eps(dtype: str) -> float:
+    """Machine epsilon of the dtype the weights were stored in (bf16 and fp8 via ml_dtypes).
+
+    >>> stored_eps("float32")
+    1.1920928955078125e-07
+    """
+    try:
+        return float(np.finfo(np.dtype(dtype)).eps)
+    except TypeError:
+        return float(ml_dtypes.finfo(getattr(ml_dtypes, dtype)).eps)
+
+
+def hard_rank_threshold(spectrum: Spectrum) -> float:
+    """Eigenvalue (ESD units) above which a direction counts in :func:`hard_rank`.
+
+    .. math:: s_i > s_{max} \\max(N, M) \\, \\varepsilon_{stored}
+              \\iff \\lambda_i > \\lambda_{max} (\\max(N, M) \\, \\varepsilon_{stored})^2
+
+    the rule of ``numpy.linalg.matrix_rank`` with the eps of the dtype the weights were
+    stored in: float32 weights carry round-off "zeros" near 1e-7 s_max, so eps(float64)
+    would report full rank where rank is lost. It never goes below the Gram round-off floor
+    (:func:`htsr.spectrum.gram_floor`), which matters only for float64 weights.
+    """
+    rel = max(
+        (max(spectrum.N, spectrum.M) * stored_eps(spectrum.stored_dtype)) ** 2,
+        gram_floor(spectrum.M, spectrum.solver_dtype),
+    )
+    return spectrum.lambda_max * rel
+
+
+def hard_rank(spectrum: Spectrum) -> float:
+    """Number of eigenvalues above :func:`hard_rank_threshold` (summed over pooled slices).
+
+    NaN with a float32 solver, whose Gram eigenvalues are garbage below ~1e-7 lambda_max.
+    """
+    if spectrum.solver_dtype != "float64":
+        return math.nan
+    return float(np.count_nonzero(spectrum.evals > hard_rank_threshold(spectrum)))
+
+
+def rank_collapse_fraction(spectrum: Spectrum) -> float:
+    """Fraction of eigenvalues below ``RANK_COLLAPSE_REL * lambda_max``."""
+    return float(np.mean(spectrum.evals < RANK_COLLAPSE_REL * spectrum.lambda_max))
+
+
+def spectral_entropy(spectrum: Spectrum, rank: float) -> float:
+    """Matrix entropy normalised to [0, 1].
+
+    .. math:: H = -\\frac{1}{\\ln r} \\sum_i p_i \\ln p_i, \\quad p_i = s_i^2 / \\sum_j s_j^2
+
+    with ``r`` the hard rank (Martin & Mahoney, JMLR 2021, eq. (3); 0 when ``r = 1``).
+    """
+    if not math.isfinite(rank):
+        return math.nan
+    if rank <= 1:
+        return 0.0
+    p = spectrum.evals[spectrum.evals > 0] / np.sum(spectrum.evals)
+    return float(-np.sum(p * np.log(p)) / math.log(rank))
+
+
+@dataclass(frozen=True, slots=True)
+class NormMetrics:
+    """Scale and rank metrics of one layer (DESIGN.md section 2).
+
+    Attributes
+    ----------
+    num_evals : int
+        Eigenvalues in the ESD.
+    lambda_max : float
+        ``s_max^2``, the squared spectral norm of W.
+    log_norm : float
+        ``log10 ||W||_F^2``.
+    log_spectral_norm : float
+        ``log10 s_max^2``.
+    stable_rank : float
+        ``||W||_F^2 / s_max^2``.
+    hard_rank : float
+        See :func:`hard_rank` (float so it can be NaN).
+    rank_loss : float
+        ``num_evals - hard_rank``.
+    rank_collapse_fraction : float
+        See :func:`rank_collapse_fraction`.
+    entropy : float
+        See :func:`spectral_entropy`.
+    """
+
+    num_evals: int
+    lambda_max: float
+    log_norm: float
+    log_spectral_norm: float
+    stable_rank: float
+    hard_rank: float
+    rank_loss: float
+    rank_collapse_fraction: float
+    entropy: float
+
+    def as_row(self) -> dict[str, float | int]:
+        """The metrics as table columns."""
+        return asdict(self)
+
+
+def norm_metrics(spectrum: Spectrum) -> NormMetrics:
+    """Norm, rank and entropy metrics of a spectrum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from htsr.spectrum import esd
+    >>> m = norm_metrics(esd(np.diag([2.0, 1.0, 0.0])))
+    >>> m.lambda_max, m.stable_rank, m.hard_rank
+    (4.0, 1.25, 2.0)
+    """
+    frob = spectrum.frobenius_squared
+    smax2 = spectrum.sv_max_squared
+    rank = hard_rank(spectrum)
+    return NormMetrics(
+        num_evals=int(spectrum.evals.size),
+        lambda_max=smax2,
+        log_norm=math.log10(frob),
+        log_spectral_norm=math.log10(smax2),
+        stable_rank=frob / smax2,
+        hard_rank=rank,
+        rank_loss=spectrum.evals.size - rank,
+        rank_collapse_fraction=rank_collapse_fraction(spectrum),
+        entropy=spectral_entropy(spectrum, rank),
+    )
+
+
+__all__ = [
+    "RANK_COLLAPSE_REL",
+    "NormMetrics",
+    "hard_rank",
+    "hard_rank_threshold",
+    "norm_metrics",
+    "rank_collapse_fraction",
+    "spectral_entropy",
+    "stored_eps",
+]

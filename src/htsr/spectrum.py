@@ -1,0 +1,204 @@
+"""Eigenvalues of X = W^T W / N: the empirical spectral density (ESD) of a layer.
+
+The Gram matrix of the smaller side is formed in float64 and passed to LAPACK's symmetric
+eigensolver (``numpy.linalg.eigvalsh``). Measured here (DESIGN.md section 5) this is 2.7-3.4x
+faster than a float64 SVD and accurate to ~1e-14 relative on the bulk. Forming the Gram
+squares the condition number, so eigenvalues below ~``M * eps(float64) * lambda_max`` are
+round-off; :func:`gram_floor` gives that floor and rank counts never go below it.
+A float32 solver is offered for speed; it is not accurate below ~1e-7 lambda_max, so rank
+metrics are not computed from it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from htsr.errors import LayerError, NegativeEigenvalueWarning
+
+#: Solver precisions accepted by :func:`esd`.
+SOLVER_DTYPES = ("float64", "float32")
+#: Rows of W converted to the solver dtype at a time when forming a Gram matrix; bounds the
+#: extra memory to ``_ROW_BLOCK * M * 8`` bytes instead of a float64 copy of the whole layer.
+_ROW_BLOCK = 8192
+#: Safety factor over ``M * eps`` for the round-off floor of Gram eigenvalues.
+_GRAM_FLOOR_FACTOR = 8.0
+
+
+def gram_floor(M: int, solver_dtype: str = "float64") -> float:
+    """Relative size, to lambda_max, below which Gram eigenvalues are round-off.
+
+    .. math:: \\lambda_{floor} / \\lambda_{max} = 8 \\, M \\, \\varepsilon_{solver}
+
+    (backward error of a symmetric eigensolver is ``O(M eps ||G||)``; Golub & Van Loan,
+    Matrix Computations, 4th ed., Section 8.4). Negative eigenvalues of this size are set to
+    zero silently; larger ones raise :class:`~htsr.errors.NegativeEigenvalueWarning`.
+    """
+    return _GRAM_FLOOR_FACTOR * M * float(np.finfo(np.dtype(solver_dtype)).eps)
+
+
+@dataclass(frozen=True, slots=True)
+class Spectrum:
+    """The ESD of one matrix, or of the pooled slices of a convolution.
+
+    Attributes
+    ----------
+    evals : numpy.ndarray
+        Ascending eigenvalues ``lambda_i = s_i^2 / N`` of ``X = W^T W / N`` (float64), ``M``
+        per slice, pooled over ``num_slices`` slices.
+    N, M : int
+        Larger and smaller side of each slice.
+    num_slices : int
+        Number of slices pooled.
+    stored_dtype : str
+        dtype the weights were stored in (sets the rank cut-off).
+    solver_dtype : str
+        Precision of the eigensolver (``float64`` unless asked otherwise).
+    """
+
+    evals: np.ndarray
+    N: int
+    M: int
+    num_slices: int = 1
+    stored_dtype: str = "float64"
+    solver_dtype: str = "float64"
+
+    @property
+    def Q(self) -> float:
+        """Aspect ratio N / M."""
+        return self.N / self.M
+
+    @property
+    def lambda_max(self) -> float:
+        """Largest eigenvalue of X (ESD units)."""
+        return float(self.evals[-1])
+
+    @property
+    def sv_max_squared(self) -> float:
+        """``s_max^2``, the squared spectral norm of W (``N * lambda_max``)."""
+        return self.lambda_max * self.N
+
+    @property
+    def frobenius_squared(self) -> float:
+        """``||W||_F^2 = sum_i s_i^2 = N * sum_i lambda_i``."""
+        return float(np.sum(self.evals)) * self.N
+
+
+def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
+    """``A^T A`` of the smaller side of one matrix, in ``solver_dtype``, by row blocks."""
+    if matrix.shape[0] < matrix.shape[1]:
+        matrix = matrix.T
+    rows, cols = matrix.shape
+    if rows <= _ROW_BLOCK or matrix.dtype == solver_dtype:
+        block = np.asarray(matrix, dtype=solver_dtype)
+        return block.T @ block
+    gram = np.zeros((cols, cols), dtype=solver_dtype)
+    for start in range(0, rows, _ROW_BLOCK):
+        block = np.asarray(matrix[start : start + _ROW_BLOCK], dtype=solver_dtype)
+        gram += block.T @ block
+    return gram
+
+
+def gram_eigenvalues(slices: np.ndarray, *, solver_dtype: str = "float64") -> np.ndarray:
+    """Eigenvalues of the Gram matrix of each slice: shape ``(num_slices, M)``, ascending.
+
+    The input is never modified (blocks are converted into new arrays).
+    """
+    dtype = np.dtype(solver_dtype)
+    if slices.shape[0] == 1:
+        grams = _gram(slices[0], dtype)[np.newaxis]
+    else:
+        stack = np.asarray(slices, dtype=dtype)
+        if stack.shape[1] < stack.shape[2]:
+            stack = stack.transpose(0, 2, 1)
+        grams = np.matmul(stack.transpose(0, 2, 1), stack)
+    return np.linalg.eigvalsh(grams).astype(np.float64, copy=False)
+
+
+def esd(
+    matrix: np.ndarray,
+    *,
+    solver_dtype: str = "float64",
+    stored_dtype: str | None = None,
+    name: str = "<matrix>",
+) -> Spectrum:
+    """The ESD of one matrix, or of a stack of slices ``(num_slices, a, b)`` pooled.
+
+    .. math:: X = W^T W / N, \\quad \\lambda_i = s_i^2 / N, \\quad N \\ge M
+
+    (Martin & Mahoney, JMLR 22(165) 2021, Section 3.1.)
+
+    Parameters
+    ----------
+    matrix : array_like
+        A 2-D matrix or a 3-D stack of equally shaped slices. Not modified.
+    solver_dtype : {"float64", "float32"}, default "float64"
+        Precision of the Gram matrix and the eigensolver.
+    stored_dtype : str, optional
+        dtype the weights were stored in; defaults to ``matrix.dtype``.
+    name : str
+        Used in error messages.
+
+    Returns
+    -------
+    Spectrum
+
+    Raises
+    ------
+    LayerError
+        If the matrix holds NaN or Inf, or is all zero.
+
+    Warns
+    -----
+    NegativeEigenvalueWarning
+        If an eigenvalue is below ``-gram_floor(M) * lambda_max`` (then set to zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = esd(np.diag([3.0, 2.0]))
+    >>> s.evals.tolist()  # s_i^2 / N with N = 2
+    [2.0, 4.5]
+    """
+    if solver_dtype not in SOLVER_DTYPES:
+        raise ValueError(f"`solver_dtype` must be one of {SOLVER_DTYPES}; got {solver_dtype!r}")
+    array = np.asarray(matrix)
+    slices = array[np.newaxis] if array.ndim == 2 else array
+    if slices.ndim != 3 or min(slices.shape[1:]) < 1:
+        raise LayerError(name, f"expected a matrix or a stack of matrices; got shape {array.shape}")
+    N, M = max(slices.shape[1:]), min(slices.shape[1:])
+    evals = gram_eigenvalues(slices, solver_dtype=solver_dtype).ravel()
+    if not np.all(np.isfinite(evals)):
+        raise LayerError(name, "weights contain NaN or Inf")
+    evals = np.sort(evals) / N
+    lam_max = evals[-1]
+    if lam_max <= 0:
+        raise LayerError(name, "all-zero matrix (every singular value is 0)")
+    evals = _clip_negative(evals, lam_max * gram_floor(M, solver_dtype), name)
+    return Spectrum(
+        evals=evals,
+        N=int(N),
+        M=int(M),
+        num_slices=int(slices.shape[0]),
+        stored_dtype=stored_dtype or np.asarray(matrix).dtype.name,
+        solver_dtype=solver_dtype,
+    )
+
+
+def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
+    """Set negative round-off eigenvalues to 0; warn if any is below ``-floor``."""
+    if evals[0] >= 0:
+        return evals
+    if evals[0] < -floor:
+        warnings.warn(
+            f"layer {name!r}: Gram eigenvalue {evals[0]:.3g} is below -{floor:.3g} "
+            "(round-off floor); negative eigenvalues set to 0",
+            NegativeEigenvalueWarning,
+            stacklevel=3,
+        )
+    return np.maximum(evals, 0.0)
+
+
+__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor"]
