@@ -67,6 +67,7 @@ def report_renderable(report: Report, *, show_all: bool = False) -> Any:
             c,
             justify="left" if c in ("name", "kind", "phase", "status") else "right",
             overflow="fold",
+            no_wrap=c == "name",
         )
     for _, row in rows.iterrows():
         style = (

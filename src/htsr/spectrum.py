@@ -101,10 +101,17 @@ def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
     return gram
 
 
-def gram_eigenvalues(slices: np.ndarray, *, solver_dtype: str = "float64") -> np.ndarray:
+def gram_eigenvalues(
+    slices: np.ndarray, *, solver_dtype: str = "float64", name: str = "<matrix>"
+) -> np.ndarray:
     """Eigenvalues of the Gram matrix of each slice: shape ``(num_slices, M)``, ascending.
 
     The input is never modified (blocks are converted into new arrays).
+
+    Raises
+    ------
+    LayerError
+        If the weights hold NaN or Inf (detected on the Gram matrix, which they reach).
     """
     dtype = np.dtype(solver_dtype)
     if slices.shape[0] == 1:
@@ -114,6 +121,8 @@ def gram_eigenvalues(slices: np.ndarray, *, solver_dtype: str = "float64") -> np
         if stack.shape[1] < stack.shape[2]:
             stack = stack.transpose(0, 2, 1)
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
+    if not np.isfinite(grams).all():
+        raise LayerError(name, "weights contain NaN or Inf")
     return np.linalg.eigvalsh(grams).astype(np.float64, copy=False)
 
 
@@ -169,9 +178,7 @@ def esd(
     if slices.ndim != 3 or min(slices.shape[1:]) < 1:
         raise LayerError(name, f"expected a matrix or a stack of matrices; got shape {array.shape}")
     N, M = max(slices.shape[1:]), min(slices.shape[1:])
-    evals = gram_eigenvalues(slices, solver_dtype=solver_dtype).ravel()
-    if not np.all(np.isfinite(evals)):
-        raise LayerError(name, "weights contain NaN or Inf")
+    evals = gram_eigenvalues(slices, solver_dtype=solver_dtype, name=name).ravel()
     evals = np.sort(evals) / N
     lam_max = evals[-1]
     if lam_max <= 0:

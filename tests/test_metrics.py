@@ -1,0 +1,60 @@
+"""Norm, rank and entropy metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from htsr.metrics import norm_metrics, stored_eps
+from htsr.spectrum import esd
+
+
+@pytest.mark.parametrize("r", [16, 96, 128])
+@pytest.mark.parametrize("shape", [(3072, 768), (768, 3072), (1536, 384), (500, 400)])
+def test_exact_low_rank_float32(r: int, shape: tuple[int, int]) -> None:
+    """A float32 product A @ B of inner dimension r has hard_rank r (issue 2)."""
+    rng = np.random.default_rng(r)
+    a = rng.standard_normal((shape[0], r)).astype(np.float32)
+    b = rng.standard_normal((r, shape[1])).astype(np.float32)
+    m = norm_metrics(esd(a @ b))
+    assert m.hard_rank == r
+    assert m.rank_loss == min(shape) - r
+
+
+def test_full_rank_gaussian_float64(rng: np.random.Generator) -> None:
+    m = norm_metrics(esd(rng.standard_normal((300, 200))))
+    assert m.hard_rank == 200 and m.rank_loss == 0
+    assert m.rank_collapse_fraction == 0.0
+
+
+def test_norms_of_a_diagonal_matrix() -> None:
+    m = norm_metrics(esd(np.diag([4.0, 2.0, 1.0, 0.0])))
+    # ||W||_F^2 = 16 + 4 + 1 = 21, s_max^2 = 16
+    assert m.lambda_max == pytest.approx(16.0)
+    assert m.log_norm == pytest.approx(math.log10(21))
+    assert m.log_spectral_norm == pytest.approx(math.log10(16))
+    assert m.stable_rank == pytest.approx(21 / 16)
+    assert m.hard_rank == 3
+    assert m.rank_collapse_fraction == 0.25
+    p = np.array([16, 4, 1]) / 21
+    assert m.entropy == pytest.approx(-(p * np.log(p)).sum() / math.log(3))
+
+
+def test_entropy_bounds(rng: np.random.Generator) -> None:
+    flat = norm_metrics(esd(np.eye(50)))
+    assert flat.entropy == pytest.approx(1.0)  # all s_i equal: maximal entropy
+    spiked = norm_metrics(esd(np.outer(rng.standard_normal(40), rng.standard_normal(30))))
+    assert spiked.hard_rank == 1 and spiked.entropy == 0.0
+
+
+def test_float32_solver_gives_nan_ranks(rng: np.random.Generator) -> None:
+    m = norm_metrics(esd(rng.standard_normal((60, 40)), solver_dtype="float32"))
+    assert math.isnan(m.hard_rank) and math.isnan(m.entropy)
+    assert math.isfinite(m.stable_rank)
+
+
+def test_stored_eps_of_bf16() -> None:
+    assert stored_eps("bfloat16") == 2.0**-7  # bfloat16 has 8 significand bits
+    assert stored_eps("float16") == 2.0**-10

@@ -1,0 +1,79 @@
+"""Report: summary, ESD access, export and reload, display protocols."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures import zoo
+
+import htsr
+from htsr.columns import COLUMNS, columns_markdown
+from htsr.report import load_report
+
+
+@pytest.fixture(scope="module")
+def report() -> htsr.Report:
+    return htsr.analyze(zoo.convs())
+
+
+def test_every_column_is_registered_with_formula_and_source(report: htsr.Report) -> None:
+    registered = {c.name: c for c in COLUMNS}
+    for col in report.layers.columns:
+        assert col in registered, f"column {col!r} missing from htsr.columns.COLUMNS"
+        assert registered[col].formula and registered[col].source, col
+
+
+def test_docs_columns_page_is_current() -> None:
+    page = Path(__file__).parents[1] / "docs" / "columns.md"
+    assert columns_markdown() in page.read_text(), "regenerate docs/columns.md (see its header)"
+
+
+def test_esd_access(report: htsr.Report) -> None:
+    evals = report.esd("1.weight")
+    assert evals.shape == (144,) and np.all(np.diff(evals) >= 0)
+    evals[:] = -1  # a copy: the report is unchanged
+    assert report.esd("1.weight")[0] >= 0
+    with pytest.raises(KeyError, match="has no ESD \\(skipped: 1-D"):
+        report.esd("1.bias")
+    with pytest.raises(KeyError, match="no layer named 'nope'"):
+        report.esd("nope")
+
+
+def test_json_round_trip(report: htsr.Report, tmp_path: Path) -> None:
+    report.to_json(tmp_path / "r.json", include_esd=True)
+    back = load_report(tmp_path / "r.json")
+    pd.testing.assert_frame_equal(back.layers, report.layers, check_dtype=False)
+    np.testing.assert_array_equal(back.esd("1.weight"), report.esd("1.weight"))
+    assert back.summary == pytest.approx(report.summary, nan_ok=True)
+
+
+def test_csv_round_trip(report: htsr.Report, tmp_path: Path) -> None:
+    report.to_csv(tmp_path / "r.csv")
+    back = load_report(tmp_path / "r.csv")
+    pd.testing.assert_frame_equal(back.layers, report.layers, check_dtype=False)
+
+
+def test_parquet(report: htsr.Report, tmp_path: Path) -> None:
+    report.to_parquet(tmp_path / "r.parquet")
+    assert pd.read_parquet(tmp_path / "r.parquet").shape == report.layers.shape
+
+
+def test_summary_counts(report: htsr.Report) -> None:
+    s = report.summary
+    assert s["num_tensors"] == len(report.layers) == 8
+    assert s["num_analysed"] + s["num_skipped"] + s["num_errors"] == 8
+    assert s["stable_rank"] == pytest.approx(report.analysed.stable_rank.mean())
+
+
+def test_display_protocols(report: htsr.Report) -> None:
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(report)
+    text = console.export_text()
+    assert "1.weight" in text and "num_analysed" in text
+    html = report._repr_html_()
+    assert html.count("<tr>") >= 4 and "conv2d" in html

@@ -1,0 +1,96 @@
+"""Eigenvalues of X = W^T W / N: accuracy against SVD, the real MiniLM layers, theory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from htsr.errors import LayerError
+from htsr.spectrum import esd, gram_floor
+
+#: Issue 2: eigenvalues agree with numpy.linalg.svd of the same float64 matrix to 1e-9
+#: relative on lambda_max.
+LAMBDA_MAX_RTOL = 1e-9
+
+
+def test_matches_svd_definition(rng: np.random.Generator) -> None:
+    w = rng.standard_normal((300, 120))
+    s = np.linalg.svd(w, compute_uv=False)
+    spectrum = esd(w)
+    # lambda_i = s_i^2 / N (JMLR 2021, Section 3.1)
+    np.testing.assert_allclose(spectrum.evals, np.sort(s**2 / 300), rtol=1e-10)
+    assert spectrum.N == 300 and spectrum.M == 120
+    np.testing.assert_allclose(spectrum.sv_max_squared, s[0] ** 2, rtol=1e-12)
+
+
+def test_minilm_every_layer_matches_svd(minilm_dir: Path) -> None:
+    tensors = load_file(minilm_dir / "model.safetensors")
+    checked = 0
+    for name, w in tensors.items():
+        if w.ndim != 2 or min(w.shape) < 10 or not np.issubdtype(w.dtype, np.floating):
+            continue
+        w64 = w.astype(np.float64)
+        s_max = np.linalg.svd(w64, compute_uv=False)[0]
+        lam = esd(w).evals
+        assert lam[-1] == pytest.approx(s_max**2 / max(w.shape), rel=LAMBDA_MAX_RTOL), name
+        checked += 1
+    assert checked == 39  # 6 x 6 encoder matrices, word and position embeddings, pooler
+
+
+def test_mp_edges_of_a_gaussian_matrix(rng: np.random.Generator) -> None:
+    N, M = 4000, 1000
+    evals = esd(rng.standard_normal((N, M))).evals
+    q = N / M
+    # MP edges for sigma = 1: (1 +- 1/sqrt(Q))^2; finite-size fluctuations ~ M^(-2/3) ~ 1%
+    assert evals[-1] == pytest.approx((1 + 1 / np.sqrt(q)) ** 2, rel=0.03)
+    assert evals[0] == pytest.approx((1 - 1 / np.sqrt(q)) ** 2, rel=0.05)
+    assert evals.mean() == pytest.approx(1.0, rel=0.01)  # E[lambda] = sigma^2
+
+
+def test_stack_pools_slices(rng: np.random.Generator) -> None:
+    stack = rng.standard_normal((4, 30, 20))
+    pooled = esd(stack).evals
+    separate = np.sort(np.concatenate([esd(s).evals for s in stack]))
+    np.testing.assert_allclose(pooled, separate, rtol=1e-12)
+
+
+def test_large_row_blocks_match_direct(rng: np.random.Generator) -> None:
+    w = rng.standard_normal((20000, 16)).astype(np.float32)  # > one row block
+    direct = np.linalg.eigvalsh(w.astype(np.float64).T @ w.astype(np.float64)) / 20000
+    np.testing.assert_allclose(esd(w).evals, direct, rtol=1e-12)
+
+
+def test_input_not_modified(rng: np.random.Generator) -> None:
+    w = rng.standard_normal((50, 40))
+    before = w.copy()
+    esd(w)
+    np.testing.assert_array_equal(w, before)
+
+
+def test_float32_solver_close_on_the_bulk(rng: np.random.Generator) -> None:
+    w = rng.standard_normal((400, 200))
+    # float32 Gram: relative error ~ M * eps32 ~ 2e-5 near lambda_max
+    np.testing.assert_allclose(esd(w, solver_dtype="float32").evals[-20:],
+                               esd(w).evals[-20:], rtol=1e-4)
+
+
+@pytest.mark.parametrize(("w", "match"), [
+    (np.full((5, 4), np.nan), "NaN or Inf"),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or Inf"),
+    (np.zeros((6, 3)), "all-zero"),
+])
+def test_bad_layers_raise_layer_error(w: np.ndarray, match: str) -> None:
+    with pytest.raises(LayerError, match=match):
+        esd(w, name="fc1")
+
+
+def test_esd_iv() -> None:
+    with pytest.raises(ValueError, match="`solver_dtype` must be one of"):
+        esd(np.ones((3, 3)), solver_dtype="float16")
+
+
+def test_gram_floor_scales_with_m() -> None:
+    assert gram_floor(100) == pytest.approx(8 * 100 * np.finfo(np.float64).eps)
