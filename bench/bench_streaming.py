@@ -35,8 +35,11 @@ def write_checkpoint(directory: Path, *, blocks: int, seed: int = 0) -> int:
     names: list[tuple[str, tuple[int, ...]]] = [
         (f"model.layers.{b}.{part}", shape)
         for b in range(blocks)
-        for part, shape in zip(("mlp.up.weight", "attn.qkv.weight", "attn.out.weight",
-                                "norm.weight"), SHAPES, strict=True)
+        for part, shape in zip(
+            ("mlp.up.weight", "attn.qkv.weight", "attn.out.weight", "norm.weight"),
+            SHAPES,
+            strict=True,
+        )
     ]
     files: list[list[str]] = [[]]
     for name, shape in names:
@@ -85,11 +88,22 @@ def main() -> None:
     if not (args.dir / "model.safetensors.index.json").exists():
         # Written by a separate process: Linux carries a parent's peak RSS into the children
         # it forks, so the measuring parent must never have held the checkpoint's tensors.
-        subprocess.run([sys.executable, __file__, "--write-only", "--dir", str(args.dir),
-                        "--blocks", str(args.blocks)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--write-only",
+                "--dir",
+                str(args.dir),
+                "--blocks",
+                str(args.blocks),
+            ],
+            check=True,
+        )
     total = sum(p.stat().st_size for p in args.dir.glob("*.safetensors"))
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(args.dir)], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(args.dir)], capture_output=True, text=True, check=True
+    )
     analysed, seconds, maxrss_kb = proc.stdout.split()
     result = {
         "checkpoint_bytes": total,

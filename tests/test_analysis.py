@@ -10,16 +10,30 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from fixtures import zoo
 from safetensors.numpy import save_file
 
 import htsr
+from fixtures import zoo
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning, SourceError
 
 #: Columns issue 2 requires in every report.
-REQUIRED = ["name", "kind", "N", "M", "Q", "num_evals", "lambda_max", "log_norm",
-            "log_spectral_norm", "stable_rank", "hard_rank", "rank_loss",
-            "rank_collapse_fraction", "entropy", "status"]
+REQUIRED = [
+    "name",
+    "kind",
+    "N",
+    "M",
+    "Q",
+    "num_evals",
+    "lambda_max",
+    "log_norm",
+    "log_spectral_norm",
+    "stable_rank",
+    "hard_rank",
+    "rank_loss",
+    "rank_collapse_fraction",
+    "entropy",
+    "status",
+]
 
 
 def test_minilm_directory(minilm_dir: Path) -> None:
@@ -28,8 +42,10 @@ def test_minilm_directory(minilm_dir: Path) -> None:
     assert set(REQUIRED) <= set(layers.columns)
     ok = report.analysed
     assert len(ok) == 39  # 36 encoder matrices, word and position embeddings, pooler
-    assert layers.loc[layers.name == "embeddings.token_type_embeddings.weight", "status"].item() \
+    assert (
+        layers.loc[layers.name == "embeddings.token_type_embeddings.weight", "status"].item()
         == "skipped: too few eigenvalues (2 < min_evals=10)"
+    )
     # model order: layer 2 before layer 10 would matter for deeper models; here 0..5 in order
     encoder = [n for n in ok.name if n.startswith("encoder.layer.")]
     layer_ids = [int(n.split(".")[2]) for n in encoder]
@@ -37,8 +53,10 @@ def test_minilm_directory(minilm_dir: Path) -> None:
     assert (ok.kind[ok.name.str.contains("embeddings")] == "embedding").all()
     assert report.summary["num_analysed"] == 39
     assert report.summary["log_norm"] == pytest.approx(ok.log_norm.mean())
-    np.testing.assert_allclose(report.esd("pooler.dense.weight")[-1] * 384,
-                               ok.set_index("name").loc["pooler.dense.weight", "lambda_max"])
+    np.testing.assert_allclose(
+        report.esd("pooler.dense.weight")[-1] * 384,
+        ok.set_index("name").loc["pooler.dense.weight", "lambda_max"],
+    )
 
 
 def test_every_tensor_gets_a_row() -> None:
@@ -51,7 +69,12 @@ def test_every_tensor_gets_a_row() -> None:
     assert status["0.weight"] == "ok"
     conv2d = report.layers.set_index("name").loc["1.weight"]
     assert (conv2d.kind, conv2d.N, conv2d.M, conv2d.num_slices, conv2d.num_evals) == (
-        "conv2d", 32, 16, 9, 144)
+        "conv2d",
+        32,
+        16,
+        9,
+        144,
+    )
 
 
 def test_unpooled_conv_gives_one_row_per_slice() -> None:
@@ -67,20 +90,27 @@ def test_bad_layers_do_not_stop_the_others() -> None:
     status = report.layers.set_index("name").status
     assert status["1.weight"] == "error: weights contain NaN or Inf"
     assert status["0.weight"] == "ok" and status["2.weight"] == "ok"
-    assert np.isnan(report.layers.set_index("name").loc["1.weight", "alpha"]
-                    if "alpha" in report.layers else np.nan)
+    assert np.isnan(
+        report.layers.set_index("name").loc["1.weight", "alpha"]
+        if "alpha" in report.layers
+        else np.nan
+    )
 
 
 def test_zero_and_one_by_n_layers() -> None:
     with pytest.warns(LayerErrorsWarning):
         report = htsr.analyze(zoo.zero_layer())
     assert report.layers.set_index("name").status["0.weight"] == (
-        "error: all-zero matrix (every singular value is 0)")
+        "error: all-zero matrix (every singular value is 0)"
+    )
     report = htsr.analyze(zoo.one_by_n(), min_evals=1)
     assert (report.layers.set_index("name").status[["0.weight", "1.weight"]] == "ok").all()
     report = htsr.analyze(zoo.one_by_n())
-    assert report.layers.set_index("name").status["0.weight"].startswith(
-        "skipped: too few eigenvalues (1 < ")
+    assert (
+        report.layers.set_index("name")
+        .status["0.weight"]
+        .startswith("skipped: too few eigenvalues (1 < ")
+    )
 
 
 def test_every_layer_failing_raises() -> None:
@@ -89,7 +119,7 @@ def test_every_layer_failing_raises() -> None:
 
 
 def test_on_error_raise_reraises() -> None:
-    with pytest.raises(LayerError, match="'1.weight': weights contain NaN"):
+    with pytest.raises(LayerError, match=r"'1\.weight': weights contain NaN"):
         htsr.analyze(zoo.nan_layer(), on_error="raise")
 
 
@@ -132,9 +162,10 @@ def test_same_numbers_from_every_format(tmp_path: Path) -> None:
     save_file(state, tmp_path / "m.safetensors")
     torch.save(model.state_dict(), tmp_path / "m.pt")
     np.savez(tmp_path / "m.npz", **state)
-    frames = [htsr.analyze(x).layers.set_index("name").sort_index()
-              for x in (model, state, tmp_path / "m.safetensors", tmp_path / "m.pt",
-                        tmp_path / "m.npz")]
+    frames = [
+        htsr.analyze(x).layers.set_index("name").sort_index()
+        for x in (model, state, tmp_path / "m.safetensors", tmp_path / "m.pt", tmp_path / "m.npz")
+    ]
     for frame in frames[1:]:
         pd.testing.assert_frame_equal(frame, frames[0], check_exact=False, rtol=1e-12)
 
@@ -177,15 +208,18 @@ def test_deterministic(minilm_dir: Path) -> None:
     pd.testing.assert_frame_equal(a.layers, b.layers)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"min_evals": 0}, "`min_evals` must be an int >= 1; got 0"),
-    ({"min_evals": 2.5}, "`min_evals` must be an int >= 1; got 2.5"),
-    ({"solver_dtype": "float16"}, "`solver_dtype` must be one of"),
-    ({"on_error": "ignore"}, "`on_error` must be one of"),
-    ({"layers": "("}, "`layers` must be a valid regular expression"),
-    ({"kinds": ["linear"]}, "'linear' is not a valid LayerKind; valid values: dense"),
-    ({"conv_layout": "nchw"}, "'nchw' is not a valid Layout"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"min_evals": 0}, "`min_evals` must be an int >= 1; got 0"),
+        ({"min_evals": 2.5}, "`min_evals` must be an int >= 1; got 2.5"),
+        ({"solver_dtype": "float16"}, "`solver_dtype` must be one of"),
+        ({"on_error": "ignore"}, "`on_error` must be one of"),
+        ({"layers": "("}, "`layers` must be a valid regular expression"),
+        ({"kinds": ["linear"]}, "'linear' is not a valid LayerKind; valid values: dense"),
+        ({"conv_layout": "nchw"}, "'nchw' is not a valid Layout"),
+    ],
+)
 def test_analyze_iv(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         htsr.analyze({"w": np.ones((20, 20))}, **kwargs)

@@ -95,6 +95,13 @@ def _js(driver, script: str):  # type: ignore[no-untyped-def]
     return driver.execute_script(script)
 
 
+def _visible(driver, selector: str) -> int:  # type: ignore[no-untyped-def]
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0])).filter(e => !e.hidden).length;"
+    )
+    return int(driver.execute_script(script, selector))
+
+
 def _alpha_values(driver) -> list[str]:  # type: ignore[no-untyped-def]
     return _js(
         driver,
@@ -146,15 +153,15 @@ def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: 
     kinds = small_report.analysed["kind"]
     kind = kinds.value_counts().index[-1]
     driver.find_element(By.CSS_SELECTOR, f"#filter-kind option[value='{kind}']").click()
-    shown = _js(driver, "return Array.from(document.querySelectorAll('#layers tbody tr')).filter(r => !r.hidden).length;")
+    shown = _visible(driver, "#layers tbody tr")
     assert shown == int((table_frame(small_report)["kind"] == kind).sum())
-    sections = _js(driver, "return Array.from(document.querySelectorAll('details.layer')).filter(s => !s.hidden).length;")
+    sections = _visible(driver, "details.layer")
     assert sections == int((kinds == kind).sum())
     driver.find_element(By.CSS_SELECTOR, "#filter-kind option[value='']").click()
 
     # screenshot for CI artifacts and for people
     shot = tmp_path_factory.getbasetemp() / "report.png"
-    driver.set_window_size(1400, 1000)
+    driver.execute_script("window.scrollTo(0, 0);")
     height = _js(driver, "return document.body.scrollHeight;")
     driver.set_window_size(1400, min(int(height) + 100, 6000))
     assert driver.save_screenshot(str(shot))

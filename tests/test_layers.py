@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from fixtures import zoo
 
+from fixtures import zoo
 from htsr.layers import LayerKind, make_layer, resolve_layout
 from htsr.sources import Layout, open_model
 from htsr.sources.mapping import ref_from_value
@@ -20,7 +20,7 @@ RTOL = 1e-10
 
 def _by_hand(kernel: np.ndarray) -> np.ndarray:
     """Pooled ESD of a PyTorch (out, in, *k) kernel, slicing every kernel position by hand."""
-    out_ch, in_ch, *ks = kernel.shape
+    ks = kernel.shape[2:]
     evals = []
     for pos in itertools.product(*(range(k) for k in ks)):
         w = kernel[(slice(None), slice(None), *pos)].astype(np.float64)
@@ -31,8 +31,12 @@ def _by_hand(kernel: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("shape", "kind"),
-    [((24, 10, 5), LayerKind.CONV1D), ((32, 16, 3, 3), LayerKind.CONV2D),
-     ((12, 20, 2, 3, 3), LayerKind.CONV3D), ((8, 40, 1, 1), LayerKind.CONV2D)],
+    [
+        ((24, 10, 5), LayerKind.CONV1D),
+        ((32, 16, 3, 3), LayerKind.CONV2D),
+        ((12, 20, 2, 3, 3), LayerKind.CONV3D),
+        ((8, 40, 1, 1), LayerKind.CONV2D),
+    ],
 )
 @pytest.mark.parametrize("layout", [Layout.CHANNELS_FIRST, Layout.CHANNELS_LAST])
 def test_conv_pooled_esd_equals_hand_slicing(shape, kind, layout) -> None:  # type: ignore[no-untyped-def]
@@ -41,26 +45,33 @@ def test_conv_pooled_esd_equals_hand_slicing(shape, kind, layout) -> None:  # ty
     ref = ref_from_value("conv.weight", stored, "<test>")
     layer = make_layer(ref, layout=layout)
     assert layer.kind is kind
-    assert (layer.N, layer.M) == (max(shape[:2]), min(shape[:2]))
+    assert (max(shape[:2]), min(shape[:2])) == (layer.N, layer.M)
     assert layer.num_slices == int(np.prod(shape[2:]))
     spectrum = esd(layer.slices(stored))
     np.testing.assert_allclose(spectrum.evals, _by_hand(kernel), rtol=RTOL, atol=1e-12)
 
 
-@pytest.mark.parametrize(("shape", "expected"), [
-    ((64, 32, 3, 3), Layout.CHANNELS_FIRST),
-    ((3, 3, 32, 64), Layout.CHANNELS_LAST),
-    ((5, 128, 64), Layout.CHANNELS_LAST),
-    ((128, 64, 5), Layout.CHANNELS_FIRST),
-])
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ((64, 32, 3, 3), Layout.CHANNELS_FIRST),
+        ((3, 3, 32, 64), Layout.CHANNELS_LAST),
+        ((5, 128, 64), Layout.CHANNELS_LAST),
+        ((128, 64, 5), Layout.CHANNELS_FIRST),
+    ],
+)
 def test_auto_layout(shape: tuple[int, ...], expected: Layout) -> None:
     assert resolve_layout(shape, "auto") is expected
 
 
 def test_kinds_from_torch_modules() -> None:
     kinds = {r.name: make_layer(r).kind for r in open_model(zoo.convs()).refs if r.ndim >= 2}
-    assert kinds == {"0.weight": "conv1d", "1.weight": "conv2d", "2.weight": "conv3d",
-                     "3.weight": "dense"}
+    assert kinds == {
+        "0.weight": "conv1d",
+        "1.weight": "conv2d",
+        "2.weight": "conv3d",
+        "3.weight": "dense",
+    }
 
 
 def test_wide_matrix_is_transposed() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures import zoo
 
 import htsr
+from fixtures import zoo
 from htsr.columns import COLUMNS, columns_markdown
 from htsr.report import load_report
 

@@ -73,15 +73,19 @@ def test_input_not_modified(rng: np.random.Generator) -> None:
 def test_float32_solver_close_on_the_bulk(rng: np.random.Generator) -> None:
     w = rng.standard_normal((400, 200))
     # float32 Gram: relative error ~ M * eps32 ~ 2e-5 near lambda_max
-    np.testing.assert_allclose(esd(w, solver_dtype="float32").evals[-20:],
-                               esd(w).evals[-20:], rtol=1e-4)
+    np.testing.assert_allclose(
+        esd(w, solver_dtype="float32").evals[-20:], esd(w).evals[-20:], rtol=1e-4
+    )
 
 
-@pytest.mark.parametrize(("w", "match"), [
-    (np.full((5, 4), np.nan), "NaN or Inf"),
-    (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or Inf"),
-    (np.zeros((6, 3)), "all-zero"),
-])
+@pytest.mark.parametrize(
+    ("w", "match"),
+    [
+        (np.full((5, 4), np.nan), "NaN or Inf"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or Inf"),
+        (np.zeros((6, 3)), "all-zero"),
+    ],
+)
 def test_bad_layers_raise_layer_error(w: np.ndarray, match: str) -> None:
     with pytest.raises(LayerError, match=match):
         esd(w, name="fc1")

@@ -159,14 +159,11 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     if reason is not None or layer is None:
         return [LayerResult(ref.name, base | {"status": f"skipped: {reason}"})]
     try:
-        array = ref.load()
-        spectra = _spectra(array, layer, options)
+        spectra = _spectra(ref.load(), layer, options)  # the tensor is released on return
     except LayerError as e:
         if options.on_error == "raise":
             raise
         return [LayerResult(ref.name, base | {"status": f"error: {e.reason}"})]
-    finally:
-        array = None  # release the tensor before the next one is loaded
     if len(spectra) == 1:
         return [LayerResult(ref.name, base | _analyse_spectrum(spectra[0]), spectra[0])]
     results = []

@@ -34,7 +34,7 @@ def stored_eps(dtype: str) -> float:
     try:
         return float(np.finfo(np.dtype(dtype)).eps)
     except (TypeError, ValueError):
-        return float(ml_dtypes.finfo(getattr(ml_dtypes, dtype)).eps)
+        return float(ml_dtypes.finfo(getattr(ml_dtypes, dtype)).eps)  # type: ignore[no-untyped-call]
 
 
 #: dtypes whose eps is at most float32's use the ``numpy.linalg.matrix_rank`` rule.

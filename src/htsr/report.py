@@ -156,6 +156,30 @@ class Report:
         import_optional("pyarrow", extra="parquet", caller="Report.to_parquet")
         self.layers.to_parquet(path, index=False)
 
+    # -- figures and HTML (``pip install 'htsr[plot]'``; see htsr.plots and htsr.html) ----------
+
+    def plot_layer(self, name: str, **options: Any) -> Any:
+        """The four figures of one layer (:func:`htsr.plots.plot_layer`); returns the Figure."""
+        from htsr.plots import plot_layer
+
+        try:
+            result: Any = self.result(name)
+        except KeyError:  # a reloaded report keeps the ESDs only
+            result = self.esd(name)
+        return plot_layer(result, **({"name": name} | options))
+
+    def plot_model(self, **options: Any) -> Any:
+        """Alpha, phases, norms and an ESD overview (:func:`htsr.plots.plot_model`)."""
+        from htsr.plots import plot_model
+
+        return plot_model(self, **options)
+
+    def to_html(self, path: str | Path, **options: Any) -> Path:
+        """Write one self-contained HTML file (:func:`htsr.html.report_html` options)."""
+        from htsr.html import write_html
+
+        return write_html(self, path, **options)
+
     # -- display (protocols: the core never imports rich or IPython) ---------------------------
 
     def __rich__(self) -> Any:

@@ -123,7 +123,8 @@ def gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
-    return np.linalg.eigvalsh(grams).astype(np.float64, copy=False)
+    evals: np.ndarray = np.linalg.eigvalsh(grams).astype(np.float64, copy=False)
+    return evals
 
 
 def esd(
@@ -205,7 +206,8 @@ def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
             NegativeEigenvalueWarning,
             stacklevel=3,
         )
-    return np.maximum(evals, 0.0)
+    clipped: np.ndarray = np.maximum(evals, 0.0)
+    return clipped
 
 
 __all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor"]

@@ -54,5 +54,5 @@ def test_empty_directory(tmp_path: Path) -> None:
 
 
 def test_unsupported_object() -> None:
-    with pytest.raises(TypeError, match="must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"must be a torch\.nn\.Module"):
         open_model(42)

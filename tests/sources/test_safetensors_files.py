@@ -1,4 +1,4 @@
-"""Safetensors: single files, shards, bf16, corrupt and truncated files (written by the real library)."""
+"""Safetensors: single files, shards, bf16, corrupt and truncated files (real library)."""
 
 from __future__ import annotations
 
@@ -127,5 +127,5 @@ def test_missing_shard_is_named(tmp_path: Path) -> None:
     tensors = {f"l.{i}.w": np.ones((4, 4), np.float32) for i in range(4)}
     _write_sharded(tmp_path, tensors, per_shard=2)
     (tmp_path / "model-00002-of-00002.safetensors").unlink()
-    with pytest.raises(SourceError, match="model-00002-of-00002.safetensors.*missing"):
+    with pytest.raises(SourceError, match=r"model-00002-of-00002\.safetensors.*missing"):
         open_model(tmp_path)

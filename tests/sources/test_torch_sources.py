@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures import zoo
 
+from fixtures import zoo
 from htsr.errors import SourceError
 from htsr.sources import natural_key, open_model
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,11 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
         t = t.cpu()
     if (t.is_floating_point() and t.element_size() == 1) or str(t.dtype) == "torch.bfloat16":
         t = t.float()
-    return t.numpy()
+    return np.asarray(t.numpy())
+
+
+def _identity(array: np.ndarray) -> np.ndarray:
+    return array
 
 
 def torch_dtype_name(dtype: Any) -> str:
@@ -37,7 +42,7 @@ def ref_from_value(name: str, value: Any, origin: str, module_type: str | None =
             shape=tuple(int(d) for d in value.shape),
             dtype=torch_dtype_name(value.dtype),
             origin=origin,
-            loader=lambda v=value: tensor_to_numpy(v),
+            loader=partial(tensor_to_numpy, value),
             module_type=module_type,
         )
     array = np.asarray(value)
@@ -46,7 +51,7 @@ def ref_from_value(name: str, value: Any, origin: str, module_type: str | None =
         shape=tuple(int(d) for d in array.shape),
         dtype=array.dtype.name,
         origin=origin,
-        loader=lambda a=array: a,
+        loader=partial(_identity, array),
         module_type=module_type,
     )
 

@@ -14,11 +14,11 @@ from htsr.sources.base import TensorRef
 
 def _load_npz_member(path: Path, key: str) -> np.ndarray:
     with np.load(path, allow_pickle=False) as archive:
-        return archive[key]
+        return np.asarray(archive[key])
 
 
 def _load_npy(path: Path) -> np.ndarray:
-    return np.load(path, allow_pickle=False)
+    return np.asarray(np.load(path, allow_pickle=False))
 
 
 def npy_refs(path: Path) -> list[TensorRef]:
@@ -69,6 +69,7 @@ def _npz_member_header(archive: np.lib.npyio.NpzFile, key: str) -> tuple[tuple[i
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
+    assert archive.zip is not None  # open while the archive is
     with archive.zip.open(f"{key}.npy") as member:
         reader = readers.get(np.lib.format.read_magic(member))
         if reader is not None:
