@@ -6,10 +6,13 @@ metrics, fits) is a plain function that can be used on its own.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -179,32 +182,79 @@ def _analyse_spectrum(spectrum: Spectrum) -> dict[str, Any]:
     return norm_metrics(spectrum).as_row() | {"status": "ok"}
 
 
+def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult]:
+    """:func:`analyze_tensor`, with any unexpected failure of the layer recorded in its row.
+
+    Errors of the source itself (:class:`~htsr.errors.SourceError`) propagate.
+    """
+    try:
+        return analyze_tensor(ref, options)
+    except HtsrError:
+        raise
+    except Exception as e:  # a layer's unexpected failure: record it, go on
+        if options.on_error == "raise":
+            raise
+        row = _base_row(ref, layer_of(ref, options))
+        return [LayerResult(ref.name, row | {"status": f"error: {type(e).__name__}: {e}"})]
+
+
+def _single_threaded_blas() -> None:
+    """Worker initializer: one BLAS thread per worker (oversubscribed OpenBLAS was up to
+    12x slower here, DESIGN.md section 5)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+def _executor_iv(executor: object, n_jobs: object) -> None:
+    """Validate the execution options of :func:`analyze`."""
+    if executor is not None and not isinstance(executor, Executor) and executor != "processes":
+        raise ValueError(
+            "`executor` must be None, 'processes' or a concurrent.futures.Executor; "
+            f"got {executor!r}"
+        )
+    if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ValueError(f"`n_jobs` must be an int >= 1 or None; got {n_jobs!r}")
+
+
+@contextmanager
+def _executor(executor: str | Executor | None, n_jobs: int | None) -> Iterator[Executor | None]:
+    """``None``: run in this process; ``"processes"``: a local process pool of ``n_jobs``
+    workers with single-threaded BLAS; an ``Executor`` (e.g. ``dask.distributed.Client(...)
+    .get_executor()``): used as given and not shut down."""
+    if executor is None or isinstance(executor, Executor):
+        yield executor
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch/BLAS
+    with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_single_threaded_blas) as pool:
+        yield pool
+
+
 def run_analysis(
     source: ModelSource,
     options: AnalysisOptions,
     *,
     progress: ProgressCallback | None = None,
+    executor: str | Executor | None = None,
+    n_jobs: int | None = None,
 ) -> list[LayerResult]:
-    """Analyse every tensor of a source in order; one bad layer never stops the others."""
-    results: list[LayerResult] = []
+    """Analyse every tensor of a source, results in model order whatever the executor.
+
+    Workers receive lazy refs (a file path and an offset for file formats), never the model.
+    """
     total = len(source.refs)
-    for i, ref in enumerate(source.refs):
-        if progress is not None:
-            progress(i, total, ref.name)
-        try:
-            results.extend(analyze_tensor(ref, options))
-        except HtsrError:
-            raise
-        except Exception as e:  # a layer's unexpected failure: record it, go on
-            if options.on_error == "raise":
-                raise
-            results.append(
-                LayerResult(
-                    ref.name,
-                    _base_row(ref, layer_of(ref, options))
-                    | {"status": f"error: {type(e).__name__}: {e}"},
-                )
+    results: list[LayerResult] = []
+    with _executor(executor, n_jobs) as pool:
+        if pool is None:
+            per_tensor: Iterable[list[LayerResult]] = (
+                analyze_tensor_safely(ref, options) for ref in source.refs
             )
+        else:
+            per_tensor = pool.map(analyze_tensor_safely, source.refs, [options] * total)
+        for i, (ref, tensor_results) in enumerate(zip(source.refs, per_tensor, strict=True)):
+            if progress is not None:
+                progress(i, total, ref.name)
+            results.extend(tensor_results)
     if progress is not None:
         progress(total, total, "")
     _warn_errors(results, source.description)
@@ -239,6 +289,8 @@ def analyze(
     conv_layout: str = "auto",
     on_error: str = "skip",
     progress: ProgressCallback | None = None,
+    executor: str | Executor | None = None,
+    n_jobs: int | None = None,
 ) -> Report:
     """Spectral analysis of every weight matrix of a model, one layer at a time.
 
@@ -266,7 +318,13 @@ def analyze(
     on_error : {"skip", "raise"}, default "skip"
         ``skip``: a failing layer gets ``status="error: ..."``; ``raise``: re-raise (debugging).
     progress : callable, optional
-        ``progress(done, total, name)``, called before each tensor.
+        ``progress(done, total, name)``, called as each tensor's result arrives.
+    executor : None, "processes" or concurrent.futures.Executor, default None
+        Where layers run: in this process; in a local pool of ``n_jobs`` processes (BLAS
+        pinned to one thread each); or any executor, e.g. a Dask cluster's
+        ``client.get_executor()``. Results are identical and in model order whatever runs them.
+    n_jobs : int, optional
+        Workers of the ``"processes"`` pool (default: the number of CPUs).
 
     Returns
     -------
@@ -300,7 +358,8 @@ def analyze(
         layers, exclude, kinds, min_evals, solver_dtype, conv_layout, on_error, pool
     )
     source = open_model(model)
-    results = run_analysis(source, options, progress=progress)
+    _executor_iv(executor, n_jobs)
+    results = run_analysis(source, options, progress=progress, executor=executor, n_jobs=n_jobs)
     return Report.from_results(results, source=source.description)
 
 
