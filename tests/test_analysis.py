@@ -228,3 +228,45 @@ def test_analyze_iv(kwargs: dict, match: str) -> None:
 def test_missing_path_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file or directory"):
         htsr.analyze(tmp_path / "nope.safetensors")
+
+
+def test_fit_columns_agree_with_their_definitions() -> None:
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((400, 200)) * rng.pareto(2.5, (400, 200))
+    report = htsr.analyze({"w": w})
+    row = report.layers.iloc[0]
+    assert row.pl_status == "ok" and row.mp_status == "ok"
+    s2 = np.linalg.svd(w, compute_uv=False) ** 2
+    # Nature Communications 2021, eqs. (5) and (6)
+    assert row.alpha_weighted == pytest.approx(row.alpha * np.log10(s2.max()), rel=1e-12)
+    assert row.log_alpha_norm == pytest.approx(np.log10(np.sum(s2**row.alpha)), rel=1e-9)
+    assert row.num_pl_spikes == np.sum(report.esd("w") >= row.xmin)
+    assert row.mp_softrank == pytest.approx(row.lambda_plus / report.esd("w")[-1])
+    assert report.summary["alpha"] == pytest.approx(row.alpha)
+    assert report.summary["num_alpha_left_out"] == 0
+
+
+def test_failed_fits_are_left_out_of_the_summary() -> None:
+    rng = np.random.default_rng(2)
+    # An orthogonal matrix has all eigenvalues equal: no power law can be fitted.
+    report = htsr.analyze({"big": rng.standard_normal((300, 150)), "flat": np.eye(50)})
+    rows = report.layers.set_index("name")
+    assert rows.status["flat"] == "ok"
+    assert rows.pl_status["flat"] != "ok" and np.isnan(rows.alpha["flat"])
+    assert report.summary["num_alpha_left_out"] == 1
+    assert report.summary["alpha"] == pytest.approx(rows.alpha["big"])
+
+
+def test_randomize_is_seeded_and_executor_independent() -> None:
+    rng = np.random.default_rng(4)
+    weights = {f"l{i}": rng.standard_normal((150, 60)) for i in range(3)}
+    cols = ["rand_lambda_max", "rand_distance", "num_traps"]
+    a = htsr.analyze(weights, randomize=True, rng=7).layers[cols]
+    b = htsr.analyze(weights, randomize=True, rng=7).layers[cols]
+    c = htsr.analyze(dict(reversed(weights.items())), randomize=True, rng=7).layers[cols]
+    d = htsr.analyze(weights, randomize=True, rng=8).layers[cols]
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c.iloc[::-1].reset_index(drop=True))
+    assert not a.equals(d)
+    # A Gaussian matrix shuffled is still Gaussian: no traps, ESDs close (Wasserstein in decades)
+    assert (a.num_traps == 0).all() and (a.rand_distance < 0.05).all()

@@ -9,18 +9,20 @@ from __future__ import annotations
 import multiprocessing
 import re
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
-from htsr.metrics import norm_metrics
+from htsr.metrics import LayerFits, fit_layer
+from htsr.rmt.randomize import compare_randomized, shuffle_elements
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
 from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd
 
@@ -45,6 +47,8 @@ class AnalysisOptions:
     solver_dtype: str = "float64"
     conv_layout: Layout = Layout.AUTO
     on_error: str = "skip"
+    randomize: bool = False
+    seed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +63,17 @@ class LayerResult:
         The row's columns.
     spectrum : Spectrum or None
         The ESD, when the layer was analysed.
+    fits : LayerFits or None
+        Norm metrics, power-law fit and alternatives, MP fit.
+    rand_evals : numpy.ndarray or None
+        ESD of the element-shuffled matrix, when ``randomize=True``.
     """
 
     name: str
     row: dict[str, Any]
     spectrum: Spectrum | None = field(default=None, repr=False)
+    fits: LayerFits | None = field(default=None, repr=False)
+    rand_evals: np.ndarray | None = field(default=None, repr=False)
 
 
 def _analyze_iv(
@@ -162,24 +172,45 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     if reason is not None or layer is None:
         return [LayerResult(ref.name, base | {"status": f"skipped: {reason}"})]
     try:
-        spectra = _spectra(ref.load(), layer, options)  # the tensor is released on return
+        array = ref.load()
+        spectra = _spectra(array, layer, options)
+        randomized = _randomized_spectra(array, layer, options) if options.randomize else None
     except LayerError as e:
         if options.on_error == "raise":
             raise
         return [LayerResult(ref.name, base | {"status": f"error: {e.reason}"})]
-    if len(spectra) == 1:
-        return [LayerResult(ref.name, base | _analyse_spectrum(spectra[0]), spectra[0])]
+    del array  # release the tensor before fitting
     results = []
     for i, spectrum in enumerate(spectra):
-        name = f"{ref.name}[{i}]"
-        row = base | {"name": name, "num_slices": 1} | _analyse_spectrum(spectrum)
-        results.append(LayerResult(name, row, spectrum))
+        name, row = ref.name, dict(base)
+        if len(spectra) > 1:
+            name, row["name"], row["num_slices"] = f"{ref.name}[{i}]", f"{ref.name}[{i}]", 1
+        rand = randomized[i] if randomized is not None else None
+        fits = fit_layer(spectrum)
+        row |= fits.as_row() | _randomized_row(spectrum, rand) | {"status": "ok"}
+        results.append(LayerResult(name, row, spectrum, fits, rand))
     return results
 
 
-def _analyse_spectrum(spectrum: Spectrum) -> dict[str, Any]:
-    """All metrics of one ESD, as columns."""
-    return norm_metrics(spectrum).as_row() | {"status": "ok"}
+def _randomized_spectra(
+    array: np.ndarray, layer: Layer, options: AnalysisOptions
+) -> list[np.ndarray]:
+    """ESDs of the matrix with its elements shuffled, by a generator seeded from the run's
+    seed and the tensor's name (the same numbers whatever the executor or layer order)."""
+    rng = np.random.default_rng([options.seed, zlib.crc32(layer.name.encode())])
+    shuffled = shuffle_elements(np.asarray(array), rng=rng)
+    return [s.evals for s in _spectra(shuffled, layer, options)]
+
+
+def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[str, Any]:
+    if rand_evals is None:
+        return {}
+    r = compare_randomized(spectrum.evals, rand_evals, N=spectrum.N, M=spectrum.M)
+    return {
+        "rand_lambda_max": r.rand_lambda_max,
+        "rand_distance": r.rand_distance,
+        "num_traps": r.num_traps,
+    }
 
 
 def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult]:
@@ -206,26 +237,28 @@ def _single_threaded_blas() -> None:
     threadpool_limits(limits=1)
 
 
-def _executor_iv(executor: object, n_jobs: object) -> None:
-    """Validate the execution options of :func:`analyze`."""
-    if executor is not None and not isinstance(executor, Executor) and executor != "processes":
-        raise ValueError(
-            "`executor` must be None, 'processes' or a concurrent.futures.Executor; "
-            f"got {executor!r}"
-        )
-    if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs < 1):
-        raise ValueError(f"`n_jobs` must be an int >= 1 or None; got {n_jobs!r}")
+def _executor_iv(executor: object) -> None:
+    """Validate the ``executor`` option of :func:`analyze`."""
+    if executor is None or executor == "processes" or isinstance(executor, Executor):
+        return
+    if isinstance(executor, int) and not isinstance(executor, bool) and executor >= 1:
+        return
+    raise ValueError(
+        "`executor` must be None, 'processes', a number of processes >= 1 or a "
+        f"concurrent.futures.Executor; got {executor!r}"
+    )
 
 
 @contextmanager
-def _executor(executor: str | Executor | None, n_jobs: int | None) -> Iterator[Executor | None]:
-    """``None``: run in this process; ``"processes"``: a local process pool of ``n_jobs``
-    workers with single-threaded BLAS; an ``Executor`` (e.g. ``dask.distributed.Client(...)
+def _executor(executor: str | int | Executor | None) -> Iterator[Executor | None]:
+    """``None``: run in this process; ``"processes"`` (one per CPU) or an int: a local process
+    pool with single-threaded BLAS; an ``Executor`` (e.g. ``dask.distributed.Client(...)
     .get_executor()``): used as given and not shut down."""
     if executor is None or isinstance(executor, Executor):
         yield executor
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch/BLAS
+    n_jobs = None if executor == "processes" else int(executor)
     with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_single_threaded_blas) as pool:
         yield pool
 
@@ -235,8 +268,7 @@ def run_analysis(
     options: AnalysisOptions,
     *,
     progress: ProgressCallback | None = None,
-    executor: str | Executor | None = None,
-    n_jobs: int | None = None,
+    executor: str | int | Executor | None = None,
 ) -> list[LayerResult]:
     """Analyse every tensor of a source, results in model order whatever the executor.
 
@@ -244,7 +276,7 @@ def run_analysis(
     """
     total = len(source.refs)
     results: list[LayerResult] = []
-    with _executor(executor, n_jobs) as pool:
+    with _executor(executor) as pool:
         if pool is None:
             per_tensor: Iterable[list[LayerResult]] = (
                 analyze_tensor_safely(ref, options) for ref in source.refs
@@ -288,9 +320,10 @@ def analyze(
     solver_dtype: str = "float64",
     conv_layout: str = "auto",
     on_error: str = "skip",
+    randomize: bool = False,
+    rng: np.random.Generator | int | None = None,
+    executor: str | int | Executor | None = None,
     progress: ProgressCallback | None = None,
-    executor: str | Executor | None = None,
-    n_jobs: int | None = None,
 ) -> Report:
     """Spectral analysis of every weight matrix of a model, one layer at a time.
 
@@ -317,14 +350,18 @@ def analyze(
         Axis order of convolution kernels (PyTorch is channels first, Keras channels last).
     on_error : {"skip", "raise"}, default "skip"
         ``skip``: a failing layer gets ``status="error: ..."``; ``raise``: re-raise (debugging).
+    randomize : bool, default False
+        Also analyse each matrix with its elements shuffled (``rand_lambda_max``,
+        ``rand_distance``, ``num_traps``: correlation traps).
+    rng : numpy.random.Generator, int or None
+        Seeds the shuffles. Each layer's generator is derived from one draw of ``rng`` and the
+        layer's name, so the same seed gives the same numbers whatever the executor.
+    executor : None, "processes", int or concurrent.futures.Executor, default None
+        Where layers run: in this process; in a local pool of processes (one per CPU, or the
+        number given; BLAS pinned to one thread each); or any executor, e.g. a Dask cluster's
+        ``client.get_executor()``. Results are identical and in model order whatever runs them.
     progress : callable, optional
         ``progress(done, total, name)``, called as each tensor's result arrives.
-    executor : None, "processes" or concurrent.futures.Executor, default None
-        Where layers run: in this process; in a local pool of ``n_jobs`` processes (BLAS
-        pinned to one thread each); or any executor, e.g. a Dask cluster's
-        ``client.get_executor()``. Results are identical and in model order whatever runs them.
-    n_jobs : int, optional
-        Workers of the ``"processes"`` pool (default: the number of CPUs).
 
     Returns
     -------
@@ -358,8 +395,10 @@ def analyze(
         layers, exclude, kinds, min_evals, solver_dtype, conv_layout, on_error, pool
     )
     source = open_model(model)
-    _executor_iv(executor, n_jobs)
-    results = run_analysis(source, options, progress=progress, executor=executor, n_jobs=n_jobs)
+    _executor_iv(executor)
+    seed = int(np.random.default_rng(rng).integers(2**63)) if randomize else 0
+    options = replace(options, randomize=bool(randomize), seed=seed)
+    results = run_analysis(source, options, progress=progress, executor=executor)
     return Report.from_results(results, source=source.description)
 
 

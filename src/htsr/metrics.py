@@ -1,4 +1,4 @@
-"""Per-layer metrics computed from a layer's spectrum (norms, ranks, entropy).
+"""Per-layer metrics computed from a layer's spectrum: norms, ranks, entropy, and the fits.
 
 Definitions follow DESIGN.md section 2 and, for the norm metrics, Martin, Peng & Mahoney,
 "Predicting trends in the quality of state-of-the-art neural networks without access to
@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 
 import ml_dtypes
 import numpy as np
+from scipy.special import logsumexp
 
+from htsr.fit.alternatives import TailComparison, compare_tail
+from htsr.fit.mp import MPFit, fit_mp
+from htsr.fit.powerlaw import PowerLawFit, fit_power_law
+from htsr.fit.status import FitStatus
 from htsr.spectrum import gram_floor
 
 if TYPE_CHECKING:
@@ -177,11 +182,96 @@ def norm_metrics(spectrum: Spectrum) -> NormMetrics:
 
 __all__ = [
     "RANK_COLLAPSE_REL",
+    "LayerFits",
     "NormMetrics",
+    "fit_layer",
     "hard_rank",
     "hard_rank_threshold",
+    "log_alpha_norm",
     "norm_metrics",
     "rank_collapse_fraction",
     "spectral_entropy",
     "stored_eps",
 ]
+
+
+def log_alpha_norm(spectrum: Spectrum, alpha: float) -> float:
+    """Log of the Schatten alpha-norm of W, raised to the power alpha.
+
+    .. math:: \\log_{10} \\sum_i (s_i^2)^{\\alpha}
+
+    (Martin, Peng & Mahoney, Nat. Commun. 2021, eq. (6)); computed as a log-sum-exp so that
+    large alpha does not overflow. NaN when alpha is NaN.
+    """
+    if not math.isfinite(alpha):
+        return math.nan
+    sv2 = spectrum.evals[spectrum.evals > 0] * spectrum.N
+    return float(logsumexp(alpha * np.log(sv2)) / math.log(10))
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFits:
+    """Every fit of one layer's ESD.
+
+    Attributes
+    ----------
+    norm : NormMetrics
+        Norms, ranks and entropy.
+    power_law : PowerLawFit
+        Clauset-Shalizi-Newman fit of the tail (:func:`htsr.fit.powerlaw.fit_power_law`).
+    tail : TailComparison
+        Alternatives on the same tail (:func:`htsr.fit.alternatives.compare_tail`).
+    mp : MPFit
+        Marchenko-Pastur fit of the bulk (:func:`htsr.fit.mp.fit_mp`).
+    log_alpha_norm : float
+        :func:`log_alpha_norm` at the fitted alpha.
+    """
+
+    norm: NormMetrics
+    power_law: PowerLawFit
+    tail: TailComparison
+    mp: MPFit
+    log_alpha_norm: float
+
+    def as_row(self) -> dict[str, object]:
+        """The table columns of these fits (DESIGN.md section 2 names)."""
+        pl, tail, mp = self.power_law, self.tail, self.mp
+        alpha = pl.alpha if pl.ok else math.nan
+        return self.norm.as_row() | {
+            "alpha": alpha,
+            "alpha_weighted": alpha * self.norm.log_spectral_norm,
+            "log_alpha_norm": self.log_alpha_norm,
+            "xmin": pl.xmin,
+            "xmax": pl.xmax,
+            "D": pl.D,
+            "sigma": pl.sigma,
+            "num_pl_spikes": pl.n_tail,
+            "pl_status": _status_text(pl.status, pl.message),
+            "best_fit": str(tail.best_fit) if tail.best_fit is not None else None,
+            "tpl_alpha": tail.tpl_alpha,
+            "tpl_lambda": tail.tpl_lambda,
+            "sigma_mp": mp.sigma,
+            "lambda_plus": mp.lambda_plus,
+            "num_spikes": mp.num_spikes,
+            "spike_fraction": mp.spike_fraction,
+            "mp_softrank": mp.softrank,
+            "mp_ks": mp.ks,
+            "mp_status": _status_text(mp.status, mp.message),
+        }
+
+
+def _status_text(status: FitStatus, message: str) -> str:
+    return "ok" if status is FitStatus.OK else f"{status}: {message}"
+
+
+def fit_layer(spectrum: Spectrum) -> LayerFits:
+    """Norm metrics, power-law fit with alternatives, and MP fit of a spectrum.
+
+    Never raises on degenerate spectra: each fit reports its own status.
+    """
+    norm = norm_metrics(spectrum)
+    power_law = fit_power_law(spectrum.evals)
+    tail = compare_tail(spectrum.evals, power_law)
+    mp = fit_mp(spectrum.evals, spectrum.N, spectrum.M)
+    lan = log_alpha_norm(spectrum, power_law.alpha if power_law.ok else math.nan)
+    return LayerFits(norm, power_law, tail, mp, lan)
