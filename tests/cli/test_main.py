@@ -97,3 +97,13 @@ def test_python_dash_m(small_model: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "fc2.weight" in proc.stdout
+
+
+def test_randomize_and_jobs(small_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t.csv"
+    args = ["analyze", str(small_model), "--randomize", "--seed", "3", "--csv", str(out), "--quiet"]
+    assert CliRunner().invoke(main, [*args, "--jobs", "2"]).exit_code == 0
+    parallel = pd.read_csv(out)
+    assert CliRunner().invoke(main, args).exit_code == 0
+    pd.testing.assert_frame_equal(parallel, pd.read_csv(out))
+    assert parallel.rand_distance.notna().sum() == 2
