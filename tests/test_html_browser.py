@@ -39,9 +39,9 @@ def driver(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser test: {message}")
         pytest.skip(message)
-    webdriver = pytest.importorskip("selenium.webdriver") if not os.environ.get("CI") else None
-    if webdriver is None:
-        from selenium import webdriver
+    if not os.environ.get("CI"):
+        pytest.importorskip("selenium")
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()

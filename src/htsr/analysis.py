@@ -27,6 +27,8 @@ from htsr.sources import Layout, ModelSource, TensorRef, open_model
 from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd
 
 if TYPE_CHECKING:
+    from htsr.fit.mp import MPFit
+    from htsr.fit.powerlaw import PowerLawFit
     from htsr.report import Report
 
 #: ``progress(done, total, name)`` is called before each tensor and once at the end.
@@ -74,6 +76,16 @@ class LayerResult:
     spectrum: Spectrum | None = field(default=None, repr=False)
     fits: LayerFits | None = field(default=None, repr=False)
     rand_evals: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def power_law(self) -> PowerLawFit | None:
+        """The power-law fit of the tail, when the layer was analysed."""
+        return None if self.fits is None else self.fits.power_law
+
+    @property
+    def mp(self) -> MPFit | None:
+        """The Marchenko-Pastur fit of the bulk, when the layer was analysed."""
+        return None if self.fits is None else self.fits.mp
 
 
 def _analyze_iv(

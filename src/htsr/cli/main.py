@@ -97,6 +97,21 @@ _model_arg = click.argument("model", type=click.Path(path_type=Path))
 @click.option(
     "--json", "json_path", type=click.Path(path_type=Path), help="Write the report as JSON."
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    help="Write a self-contained HTML report (needs htsr[plot]).",
+)
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write model.png and layers/<layer>.png here (needs htsr[plot]).",
+)
+@click.option("--randomize", is_flag=True, help="Also analyse element-shuffled matrices (traps).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes.")
 @click.option("--all", "show_all", is_flag=True, help="Also show 1-D tensors in the table.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def analyze(
@@ -110,6 +125,11 @@ def analyze(
     conv_layout: str,
     csv_path: Path | None,
     json_path: Path | None,
+    html_path: Path | None,
+    plots_dir: Path | None,
+    randomize: bool,
+    seed: int,
+    jobs: int | None,
     show_all: bool,
     quiet: bool,
 ) -> None:
@@ -127,12 +147,22 @@ def analyze(
             pool=not no_pool,
             solver_dtype=solver,
             conv_layout=conv_layout,
+            randomize=randomize,
+            rng=seed,
+            executor=jobs,
             progress=progress,
         )
     if csv_path is not None:
         report.to_csv(csv_path)
     if json_path is not None:
         report.to_json(json_path)
+    with bad_input_exits():
+        if html_path is not None:
+            report.to_html(html_path)
+        if plots_dir is not None:
+            from htsr.plots import save_figures
+
+            save_figures(report, plots_dir)
     if not quiet:
         from rich.console import Console
 
@@ -165,9 +195,13 @@ def describe(model: Path, min_evals: int, csv_path: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from htsr.cli.experiment import experiment
+    from htsr.cli.history import history
     from htsr.cli.rmt import rmt
 
     main.add_command(rmt)
+    main.add_command(experiment)
+    main.add_command(history)
 
 
 _register_subcommands()
