@@ -1,0 +1,495 @@
+"""Marchenko-Pastur law and its robust fit to an empirical spectral density (ESD).
+
+The law (density, CDF, quantiles, bulk edges, Tracy-Widom scale) lives here rather than in
+:mod:`htsr.rmt` so that the fits never import the random-matrix ensembles (which use the fits
+for calibration); :mod:`htsr.rmt` re-exports it.
+
+Units are those of DESIGN.md §2: the eigenvalues of ``X = W^T W / N`` for an ``N x M`` matrix
+``W`` with ``N >= M`` and ``Q = N / M >= 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from htsr.fit.status import FitStatus
+
+#: Tracy-Widom margin: an eigenvalue is a spike when it exceeds ``l+ + TW_MARGIN * tw``.
+#: Chosen from 2120 pure Gaussian draws over M in 128..2048 and Q in 1..8
+#: (``python bench/calibrate_tw_margin.py``): ``z = (lambda_max - l+_fit) / tw_fit`` had 99%
+#: quantile 1.93, 99.5% quantile 2.34 and maximum 3.25 (``z > 2.5`` in 0.33% of draws, ``z > 3``
+#: in 0.05%). 3.5 is above every draw. Planted spikes lower the bulk (each takes
+#: ``y (1 + 1/theta)`` of its mass), which puts the top bulk eigenvalue further below the fitted
+#: edge, so the margin stays conservative with spikes; with 3.0 one 2048 x 8192 draw carrying three
+#: near-critical spikes showed a bulk eigenvalue at z = 3.35. TW1's 99% quantile is 2.02.
+TW_MARGIN = 3.5
+#: Fewest eigenvalues :func:`fit_mp` accepts (the quantile fit then has 12 points in 5%-80%).
+MIN_EVALS = 16
+#: Central probability range of the bulk used for the quantile fit: ``(P_LOW, P_HIGH)``. The top
+#: is left out because spikes and heavy tails live there, the bottom because of the finite-size
+#: smearing of the lower edge.
+P_LOW, P_HIGH = 0.05, 0.80
+#: Eigenvalues below ``ZERO_TOL * max(evals)`` in absolute value count as round-off zeros;
+#: more negative values are invalid input. float64 Gram eigenvalues are accurate to ~1e-14
+#: lambda_max (DESIGN.md §5), so 1e-10 leaves four decades of margin.
+ZERO_TOL = 1e-10
+#: Grid size of the tabulated MP quantile function used inside :func:`fit_mp` (relative error
+#: of linear interpolation in the angle variable ~ (pi / n)^2 / 8 ~ 1e-7).
+_PPF_GRID = 4097
+_MAX_ITER = 30
+
+
+def _check_q(Q: float) -> float:
+    Q = float(Q)
+    if not (math.isfinite(Q) and Q >= 1.0):
+        raise ValueError(f"`Q` must be a finite number >= 1 (Q = N / M with N >= M); got {Q}.")
+    return Q
+
+
+def mp_edges(Q: float, sigma: float = 1.0) -> tuple[float, float]:
+    r"""Edges ``(lambda_minus, lambda_plus)`` of the Marchenko-Pastur bulk.
+
+    .. math:: \lambda_\pm = \sigma^2 (1 \pm 1/\sqrt{Q})^2
+
+    Examples
+    --------
+    >>> mp_edges(4.0)
+    (0.25, 2.25)
+    """
+    Q = _check_q(Q)
+    s = 1.0 / math.sqrt(Q)
+    return sigma**2 * (1.0 - s) ** 2, sigma**2 * (1.0 + s) ** 2
+
+
+def tw_scale(Q: float, M: int, sigma: float = 1.0) -> float:
+    r"""Tracy-Widom scale of the top eigenvalue of ``X = W^T W / N`` (``W`` is ``N x M``).
+
+    .. math:: t_W = \sigma^2 (1 + 1/\sqrt{Q})^{4/3} \, Q^{-1/2} M^{-2/3}
+
+    This is Johnstone's scale ``(sqrt(N) + sqrt(M)) (1/sqrt(N) + 1/sqrt(M))^(1/3)`` with ``(N, M)``
+    in place of ``(N - 1, M)``, divided by ``N``; the centring is ``lambda_plus`` (constant 1). Then
+    ``(lambda_max - lambda_plus) / tw`` tends to the TW1 law (mean -1.21, 99% quantile 2.02).
+
+    References
+    ----------
+    .. [1] I. M. Johnstone, "On the distribution of the largest eigenvalue in principal components
+       analysis", Ann. Statist. 29(2), 2001, Theorem 1.
+
+    Examples
+    --------
+    >>> round(tw_scale(1.0, 1000), 6)  # 2**(4/3) * 1000**(-2/3)
+    0.025198
+    """
+    Q = _check_q(Q)
+    return float(
+        sigma**2 * (1.0 + 1.0 / math.sqrt(Q)) ** (4.0 / 3.0) / math.sqrt(Q) * M ** (-2.0 / 3.0)
+    )
+
+
+def mp_pdf(x: ArrayLike, Q: float, sigma: float = 1.0) -> NDArray[np.float64]:
+    r"""Marchenko-Pastur density of the eigenvalues of ``X = W^T W / N``.
+
+    .. math:: \rho(\lambda) = \frac{Q}{2\pi\sigma^2\lambda}
+              \sqrt{(\lambda_+ - \lambda)(\lambda - \lambda_-)}, \quad \lambda_- \le \lambda \le
+              \lambda_+
+
+    and 0 elsewhere (no atom at zero since ``Q >= 1``).
+
+    References
+    ----------
+    .. [1] C. H. Martin and M. W. Mahoney, "Implicit self-regularization in deep neural networks",
+       JMLR 22(165), 2021, Section 3.1, eq. (8).
+
+    Examples
+    --------
+    >>> round(float(mp_pdf(1.0, 1.0)), 12)  # sqrt(3) / (2 pi)
+    0.275664447711
+    """
+    lo, hi = mp_edges(Q, sigma)
+    x = np.asarray(x, dtype=np.float64)
+    inside = (x > lo) & (x < hi)
+    xs = np.where(inside, x, 0.5 * (lo + hi))
+    val = Q / (2.0 * np.pi * sigma**2 * xs) * np.sqrt((hi - xs) * (xs - lo))
+    return np.where(inside, val, 0.0)
+
+
+def mp_cdf(x: ArrayLike, Q: float, sigma: float = 1.0) -> NDArray[np.float64]:
+    r"""Marchenko-Pastur CDF, in closed form.
+
+    With ``y = 1/Q``, ``a, b = lambda_-, lambda_+`` for ``sigma = 1`` and
+    ``R(t) = sqrt((b - t)(t - a))``, for ``a <= t = x / sigma^2 <= b``:
+
+    .. math:: F(t) = \frac{1}{2\pi y}\Big[R(t) + \frac{a+b}{2}\big(\arcsin u + \frac{\pi}{2}\big)
+              - \sqrt{ab}\,\big(\arcsin v + \frac{\pi}{2}\big)\Big],\;
+              u = \frac{2t - a - b}{b - a},\; v = \frac{(a+b)t - 2ab}{t(b - a)}
+
+    (the antiderivative of the density; checked against numerical quadrature in the tests),
+    evaluated as ``arcsin u + pi/2 = 2 arcsin sqrt((t - a)/(b - a))`` and
+    ``arcsin v + pi/2 = 2 arcsin sqrt(b (t - a) / (t (b - a)))``, free of cancellation at the
+    lower edge.
+
+    Examples
+    --------
+    >>> round(float(mp_cdf(2.0, 1.0)), 12)  # 1/2 + 1/pi: 82% of MP(Q=1) lies below the centre 2
+    0.818309886184
+    """
+    Q = _check_q(Q)
+    y = 1.0 / Q
+    a, b = mp_edges(Q)
+    t = np.asarray(x, dtype=np.float64) / sigma**2
+    tc = np.clip(t, a, b)
+    tc = np.where(tc > 0.0, tc, np.finfo(np.float64).tiny)
+    r = np.sqrt(np.maximum((b - tc) * (tc - a), 0.0))
+    # arcsin(u) + pi/2 = 2 arcsin(sqrt((1 + u) / 2)), with 1 + u and 1 + v written without
+    # cancellation (exact near the lower edge, where F is tiny)
+    au = 2.0 * np.arcsin(np.sqrt(np.clip((tc - a) / (b - a), 0.0, 1.0)))
+    av = 2.0 * np.arcsin(np.sqrt(np.clip(b * (tc - a) / (tc * (b - a)), 0.0, 1.0)))
+    f = r + 0.5 * (a + b) * au - math.sqrt(a * b) * av
+    f = f / (2.0 * np.pi * y)
+    return np.where(t <= a, 0.0, np.where(t >= b, 1.0, np.clip(f, 0.0, 1.0)))
+
+
+def mp_ppf(p: ArrayLike, Q: float, sigma: float = 1.0) -> NDArray[np.float64]:
+    r"""Marchenko-Pastur quantile function: the ``x`` with ``mp_cdf(x) = p``.
+
+    Solved by bisection (60 steps, to machine precision) in the angle ``theta`` of
+    ``x = a + (b - a) sin^2(theta / 2)``, in which the CDF is smooth at both edges.
+
+    Examples
+    --------
+    >>> round(float(mp_ppf(0.5 + 1 / math.pi, 1.0)), 12)
+    2.0
+    """
+    Q = _check_q(Q)
+    p = np.asarray(p, dtype=np.float64)
+    a, b = mp_edges(Q)
+    lo = np.zeros_like(p)
+    hi = np.full_like(p, np.pi)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        below = mp_cdf(a + (b - a) * np.sin(0.5 * mid) ** 2, Q) < p
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    x = a + (b - a) * np.sin(0.25 * (lo + hi)) ** 2
+    x = np.where(p <= 0.0, a, np.where(p >= 1.0, b, x))
+    return np.where(np.isnan(p), np.nan, x * sigma**2)
+
+
+def _ppf_table(Q: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Tabulated standard MP quantile function ``(p_grid, x_grid)`` for ``np.interp``."""
+    a, b = mp_edges(Q)
+    x = a + (b - a) * np.sin(np.linspace(0.0, 0.5 * np.pi, _PPF_GRID)) ** 2
+    return mp_cdf(x, Q), x
+
+
+def spike_margin(n_slices: int = 1, c: float = TW_MARGIN) -> float:
+    r"""TW margin for an ESD pooling ``n_slices`` independent matrices (conv layers).
+
+    The maximum of ``n`` independent TW1 variables exceeds a level ``s`` about ``n`` times as often
+    as one does; with the TW1 right tail ``1 - F(s) ~ exp(-2 s^{3/2} / 3)`` the level keeping the
+    same false-spike rate is
+
+    .. math:: c_n = \big(c^{3/2} + \tfrac{3}{2} \ln n\big)^{2/3}
+
+    Examples
+    --------
+    >>> spike_margin(1) == TW_MARGIN, round(spike_margin(9), 2)  # a 3 x 3 conv kernel
+    (True, 4.59)
+    """
+    n = max(int(n_slices), 1)
+    if n == 1:
+        return float(c)
+    return float((max(c, 0.0) ** 1.5 + 1.5 * math.log(n)) ** (2.0 / 3.0))
+
+
+@dataclass(frozen=True, slots=True)
+class MPFit:
+    """Marchenko-Pastur fit of an ESD (:func:`fit_mp`).
+
+    Attributes
+    ----------
+    sigma : float
+        Fitted element scale; the bulk is MP(Q, sigma). NaN when the fit failed.
+    lambda_plus, lambda_minus : float
+        Bulk edges ``sigma^2 (1 +- 1/sqrt(Q))^2``.
+    tw : float
+        Tracy-Widom scale at ``lambda_plus`` for one ``N x M`` slice (:func:`tw_scale`).
+    threshold : float
+        Spike threshold ``lambda_plus + c * tw`` with ``c = spike_margin(n_slices, tw_margin)``.
+    num_spikes : float
+        Number of eigenvalues above ``threshold`` (integer-valued; NaN when the fit failed).
+    spike_fraction : float
+        ``num_spikes / n_evals``.
+    softrank : float
+        ``lambda_plus / lambda_max`` (MP soft rank; about 1 for a random matrix, may exceed 1
+        slightly since ``lambda_max`` fluctuates around the edge).
+    ks : float
+        Kolmogorov-Smirnov distance between the bulk eigenvalues (all but the spikes) and the fitted
+        MP CDF.
+    lambda_max : float
+        Largest eigenvalue of the ESD.
+    Q : float
+        ``N / M``.
+    M : int
+        Eigenvalues per slice (the matrix's smaller side).
+    n_evals, n_bulk, n_slices : int
+        Eigenvalues fitted, left in the bulk, and ``n_evals / M`` pooled slices.
+    tw_margin : float
+        The ``c`` used (after the pooled-slices correction).
+    iterations : int
+        Rounds of fit-then-remove-spikes.
+    method : str
+        ``"quantile"``: least-squares match of the bulk's sorted eigenvalues to MP quantiles.
+    status : FitStatus
+        ``ok`` or why the fit failed.
+    message : str
+        Details of the status ("" when ok).
+    """
+
+    sigma: float
+    lambda_plus: float
+    lambda_minus: float
+    tw: float
+    threshold: float
+    num_spikes: float
+    spike_fraction: float
+    softrank: float
+    ks: float
+    lambda_max: float
+    Q: float
+    M: int
+    n_evals: int
+    n_bulk: int
+    n_slices: int
+    tw_margin: float
+    iterations: int
+    method: str
+    status: FitStatus
+    message: str
+
+    @property
+    def edges(self) -> tuple[float, float]:
+        """``(lambda_minus, lambda_plus)``."""
+        return self.lambda_minus, self.lambda_plus
+
+    @property
+    def ok(self) -> bool:
+        """Whether ``status`` is ``ok``."""
+        return self.status is FitStatus.OK
+
+    def pdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Fitted MP density at ``x`` (NaN when the fit failed)."""
+        if not self.ok:
+            return np.full(np.shape(x), np.nan)
+        return mp_pdf(x, self.Q, self.sigma)
+
+    def cdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Fitted MP CDF at ``x`` (NaN when the fit failed)."""
+        if not self.ok:
+            return np.full(np.shape(x), np.nan)
+        return mp_cdf(x, self.Q, self.sigma)
+
+
+def _failed(status: FitStatus, message: str, *, N: object, M: object, n: int) -> MPFit:
+    nan = math.nan
+    q = float(N) / float(M) if _is_pos_number(N) and _is_pos_number(M) else nan  # type: ignore[arg-type]
+    m = int(M) if _is_pos_number(M) else 0  # type: ignore[call-overload]
+    return MPFit(
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        q,
+        m,
+        n,
+        0,
+        0,
+        nan,
+        0,
+        "quantile",
+        status,
+        message,
+    )
+
+
+def _is_pos_number(v: object) -> bool:
+    return bool(isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v) and v > 0)
+
+
+def _ks(x_sorted: NDArray[np.float64], cdf: NDArray[np.float64]) -> float:
+    n = len(x_sorted)
+    i = np.arange(1, n + 1)
+    return float(max(np.max(i / n - cdf), np.max(cdf - (i - 1) / n)))
+
+
+def _fit_mp_iv(
+    evals: ArrayLike, N: object, M: object, tw_margin: float
+) -> tuple[NDArray[np.float64], tuple[FitStatus, str] | None]:
+    """Validate :func:`fit_mp`'s input: sorted non-negative eigenvalues, or why not."""
+    try:
+        lam = np.asarray(evals, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as e:
+        return np.empty(0), (FitStatus.INVALID_INPUT, f"`evals` is not numeric: {e}")
+    if not (_is_pos_number(N) and _is_pos_number(M)):
+        return lam, (FitStatus.INVALID_INPUT, f"`N` and `M` must be positive; got {N}, {M}.")
+    if N < M:  # type: ignore[operator]
+        msg = f"Q = N/M must be >= 1; got N={N}, M={M} (pass the larger side of W as N)."
+        return lam, (FitStatus.INVALID_INPUT, msg)
+    if not math.isfinite(tw_margin):
+        return lam, (FitStatus.INVALID_INPUT, f"`tw_margin` must be finite; got {tw_margin}.")
+    if lam.size < MIN_EVALS:
+        msg = f"{lam.size} eigenvalues; the MP fit needs at least {MIN_EVALS}."
+        return lam, (FitStatus.TOO_FEW_POINTS, msg)
+    if not np.all(np.isfinite(lam)):
+        return lam, (FitStatus.INVALID_INPUT, "`evals` contains NaN or Inf.")
+    lam = np.sort(lam)
+    if lam[-1] <= 0.0:
+        return lam, (FitStatus.DEGENERATE, "all eigenvalues are zero.")
+    if lam[0] < -ZERO_TOL * lam[-1]:
+        msg = f"negative eigenvalue {lam[0]:.3g} (below -{ZERO_TOL:g} * lambda_max)."
+        return lam, (FitStatus.INVALID_INPUT, msg)
+    return np.maximum(lam, 0.0), None
+
+
+def fit_mp(evals: ArrayLike, N: int, M: int, *, tw_margin: float = TW_MARGIN) -> MPFit:
+    r"""Fit the Marchenko-Pastur law to an ESD, robustly to spikes, and count the spikes.
+
+    Parameters
+    ----------
+    evals : array_like
+        Eigenvalues of ``X = W^T W / N``. For a conv layer, the pooled eigenvalues of its ``k*k``
+        slices (each ``N x M``); ``len(evals)`` is then ``k*k*M``.
+    N, M : int
+        Shape of one slice, ``N >= M`` (``Q = N/M >= 1``).
+    tw_margin : float, default :data:`TW_MARGIN`
+        ``c`` in the spike threshold ``lambda_plus + c * tw`` for one slice; for ``n`` pooled slices
+        :func:`spike_margin` raises it to keep the false-spike rate.
+
+    Returns
+    -------
+    MPFit
+        Never raises on bad data: ``status`` is ``invalid_input`` (``Q < 1``, NaN/Inf, negative
+        eigenvalues), ``too_few_points`` (fewer than :data:`MIN_EVALS`) or ``degenerate`` (all
+        eigenvalues zero), with NaN numbers and the reason in ``message``.
+
+    Notes
+    -----
+    The algorithm, ``O(n log n)`` and about 1 ms for ``n = 4096``:
+
+    1. Sort the eigenvalues; start with no spikes (``k = 0``).
+    2. Take the bulk as the ``n_b = n - k`` smallest; their plotting positions are
+       ``p_i = (i - 1/2) / n_b``. On the central range ``P_LOW <= p_i <= P_HIGH``, match the sorted
+       eigenvalues to the standard MP quantiles ``q_i`` (a scale family: ``x_i ~ sigma^2 q_i``):
+
+       .. math:: \hat\sigma^2 = \sum_i x_i q_i / \sum_i q_i^2
+
+    3. Count the eigenvalues above ``lambda_plus + c * tw`` as spikes; if that count changed, go to
+       2 (at most 30 rounds; the bulk always keeps at least half of the eigenvalues).
+    4. The KS distance compares the final bulk with the fitted MP CDF.
+
+    The spikes sit above ``P_HIGH``, so they only shift the plotting positions, which step 3
+    corrects. Kernel-density refits (WeightWatcher) are avoided entirely.
+
+    References
+    ----------
+    .. [1] C. H. Martin and M. W. Mahoney, JMLR 22(165), 2021, Sections 3.1 and 5 (MP bulk, soft
+       rank, bulk+spikes).
+    .. [2] I. M. Johnstone, Ann. Statist. 29(2), 2001 (Tracy-Widom edge).
+
+    Examples
+    --------
+    >>> from htsr.rmt import gaussian_matrix
+    >>> W = gaussian_matrix(1000, 500, sigma=2.0, rng=0)
+    >>> fit = fit_mp(np.linalg.eigvalsh(W.T @ W / 1000), 1000, 500)
+    >>> round(fit.sigma, 2), fit.num_spikes
+    (2.0, 0.0)
+    """
+    lam, failure = _fit_mp_iv(evals, N, M, tw_margin)
+    if failure is not None:
+        return _failed(*failure, N=N, M=M, n=lam.size)
+
+    n = lam.size
+    lmax = float(lam[-1])
+    Q = float(N) / float(M)
+    m = int(M)
+    n_slices = max(1, round(n / m))
+    c = spike_margin(n_slices, tw_margin)
+    p_grid, x_grid = _ppf_table(Q)
+    lo1, hi1 = mp_edges(Q)
+    tw1 = tw_scale(Q, m)
+    k, it, s2 = 0, 0, math.nan
+    for it in range(1, _MAX_ITER + 1):  # noqa: B007 - `it` is reported
+        nb = n - k
+        i0 = max(math.ceil(P_LOW * nb - 0.5), 0)
+        i1 = min(math.floor(P_HIGH * nb - 0.5), nb - 1)
+        x = lam[i0 : i1 + 1]
+        q = np.interp((np.arange(i0, i1 + 1) + 0.5) / nb, p_grid, x_grid)
+        s2 = float(x @ q / (q @ q))
+        thr = s2 * (hi1 + c * tw1)
+        k_new = min(int(n - np.searchsorted(lam, thr, side="right")), n // 2)
+        if k_new == k:
+            break
+        k = k_new
+    if not s2 > 0.0:
+        return _failed(
+            FitStatus.DEGENERATE,
+            "the bulk is (numerically) zero: more than "
+            f"at least {100 * P_HIGH:.0f}% of the eigenvalues vanish.",
+            N=N,
+            M=M,
+            n=n,
+        )
+    num_spikes = int(n - np.searchsorted(lam, thr, side="right"))
+    bulk = lam[: n - num_spikes]
+    ks = _ks(bulk, mp_cdf(bulk, Q, math.sqrt(s2)))
+    message = ""
+    if num_spikes > n // 2:
+        message = f"{num_spikes} of {n} eigenvalues above the MP edge: no MP bulk."
+    elif it == _MAX_ITER:
+        message = f"spike removal did not settle in {_MAX_ITER} rounds."
+    return MPFit(
+        sigma=math.sqrt(s2),
+        lambda_plus=s2 * hi1,
+        lambda_minus=s2 * lo1,
+        tw=s2 * tw1,
+        threshold=thr,
+        num_spikes=float(num_spikes),
+        spike_fraction=num_spikes / n,
+        softrank=s2 * hi1 / lmax,
+        ks=ks,
+        lambda_max=lmax,
+        Q=Q,
+        M=m,
+        n_evals=n,
+        n_bulk=n - num_spikes,
+        n_slices=n_slices,
+        tw_margin=c,
+        iterations=it,
+        method="quantile",
+        status=FitStatus.OK,
+        message=message,
+    )
+
+
+__all__ = [
+    "MIN_EVALS",
+    "TW_MARGIN",
+    "MPFit",
+    "fit_mp",
+    "mp_cdf",
+    "mp_edges",
+    "mp_pdf",
+    "mp_ppf",
+    "spike_margin",
+    "tw_scale",
+]
