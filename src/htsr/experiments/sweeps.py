@@ -1,0 +1,394 @@
+"""The paper's sweeps: batch size (the 5+1 phases) and L2 strength (rank collapse).
+
+Every (setting, seed) pair is one run, trained with :func:`~htsr.experiments.train.train_model`
+and monitored into one shared history ``DIR/history.sqlite``. Running the same sweep again on
+the same ``DIR`` resumes: finished runs are skipped, an interrupted run restarts after its last
+finished epoch from its checkpoint (``DIR/checkpoints/<run>/``).
+
+Outputs in ``DIR``: ``results.csv`` (one row per run and layer at the final epoch),
+``trajectories.csv`` (every epoch), ``esd/<run>.npz`` (final ESDs), the plots and
+``summary.md`` (see :mod:`htsr.experiments.summary`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from htsr.errors import HtsrError
+
+logger = logging.getLogger(__name__)
+
+#: Sweep kinds: the CLI name -> the column holding the setting.
+SWEEPS = {"batch_size": "batch_size", "l2": "l2"}
+
+#: Columns first in results.csv, in this order (the rest follow).
+RESULT_COLUMNS = (
+    "run",
+    "setting",
+    "seed",
+    "epoch",
+    "name",
+    "train_acc",
+    "test_acc",
+    "gap",
+    "alpha",
+    "phase",
+    "mp_softrank",
+    "spike_fraction",
+    "stable_rank",
+    "rank_collapse_fraction",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConfig:
+    """One sweep: which setting varies, over which values, for which model and data.
+
+    Attributes
+    ----------
+    kind : {"batch_size", "l2"}
+        What varies.
+    values : tuple of float
+        The settings (batch sizes, or L2 strengths).
+    model : str
+        Model name (see :data:`htsr.experiments.models.MODELS`).
+    data : str
+        Data set name (see :data:`htsr.experiments.data.DATASETS`).
+    data_path : str or None
+        Local CIFAR-10 copy (``cifar10`` only).
+    seeds : tuple of int
+        Seeds; each setting runs once per seed.
+    epochs : int
+        Epochs per run.
+    batch_size : int
+        Batch size of an L2 sweep.
+    l2 : float
+        L2 strength of a batch-size sweep (paper: 0).
+    l2_layers : tuple of str
+        Layers penalised by L2.
+    lr, momentum, lr_decay : float
+        SGD settings (paper: 0.01, 0.9, 0.95 per epoch).
+    num_samples : int or None
+        MNIST-1D samples generated.
+    max_train, max_test : int or None
+        Keep only the first samples.
+    layers : str or None
+        Regex of the tensors monitored (None: every analysable layer).
+    min_evals : int
+        Smallest ESD analysed.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    threads : int or None
+        ``torch.set_num_threads`` during the sweep (restored after); None leaves it.
+    """
+
+    kind: str
+    values: tuple[float, ...]
+    model: str = "mlp1d"
+    data: str = "mnist1d"
+    data_path: str | None = None
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 20
+    batch_size: int = 32
+    l2: float = 0.0
+    l2_layers: tuple[str, ...] = ("fc1",)
+    lr: float = 0.01
+    momentum: float = 0.9
+    lr_decay: float = 0.95
+    num_samples: int | None = None
+    max_train: int | None = None
+    max_test: int | None = None
+    layers: str | None = None
+    min_evals: int = 10
+    device: str = "auto"
+    threads: int | None = None
+
+    def run_id(self, value: float, seed: int) -> str:
+        """``batch_size=32/seed=0``."""
+        return f"{self.kind}={value:g}/seed={seed}"
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that define the results (a resumed sweep must match them)."""
+        out = asdict(self)
+        for key in ("device", "threads", "values", "seeds"):
+            out.pop(key)
+        identity: dict[str, Any] = json.loads(json.dumps(out))
+        return identity
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What a sweep wrote.
+
+    Attributes
+    ----------
+    out : Path
+        The output directory.
+    results : pandas.DataFrame
+        ``results.csv``: one row per run and layer, final epoch.
+    trajectories : pandas.DataFrame
+        Every epoch of every run.
+    ran, skipped : list of str
+        Runs trained (or resumed) by this call, and runs already finished.
+    seconds : float
+        Wall time.
+    files : dict
+        Name -> path of everything written.
+    """
+
+    out: Path
+    results: pd.DataFrame = field(repr=False)
+    trajectories: pd.DataFrame = field(repr=False)
+    ran: list[str]
+    skipped: list[str]
+    seconds: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _sweep_iv(config: SweepConfig) -> None:
+    from htsr.experiments.data import DATASETS
+    from htsr.experiments.models import MODELS
+
+    if config.model not in MODELS:
+        raise ValueError(f"unknown model {config.model!r}; choose one of {sorted(MODELS)}")
+    if config.data not in DATASETS:
+        raise ValueError(f"unknown data set {config.data!r}; choose one of {DATASETS}")
+    if config.kind not in SWEEPS:
+        raise ValueError(f"`kind` must be one of {tuple(SWEEPS)}; got {config.kind!r}")
+    if not config.values:
+        raise ValueError("`values` must hold at least one setting")
+    if not config.seeds:
+        raise ValueError("`seeds` must hold at least one seed")
+    if config.kind == "batch_size" and any(v < 1 or v != int(v) for v in config.values):
+        raise ValueError(f"batch sizes must be ints >= 1; got {list(config.values)}")
+    if config.kind == "l2" and any(v < 0 for v in config.values):
+        raise ValueError(f"L2 strengths must be >= 0; got {list(config.values)}")
+    if len(set(config.values)) != len(config.values):
+        raise ValueError(f"settings must be distinct; got {list(config.values)}")
+
+
+def _safe(run: str) -> str:
+    return run.replace("/", "__").replace("=", "-")
+
+
+def _check_resume(out: Path, config: SweepConfig, overwrite: bool) -> None:
+    meta = out / "sweep.json"
+    if meta.is_file() and not overwrite:
+        previous = json.loads(meta.read_text())
+        if previous.get("identity") != config.identity():
+            diff = {
+                k: (previous.get("identity", {}).get(k), v)
+                for k, v in config.identity().items()
+                if previous.get("identity", {}).get(k) != v
+            }
+            raise HtsrError(
+                f"{out} holds a different sweep (changed: {diff}); use another --out, or "
+                "--overwrite to start again"
+            )
+    if overwrite:
+        for name in ("history.sqlite", "results.csv", "trajectories.csv", "sweep.json"):
+            (out / name).unlink(missing_ok=True)
+        import shutil
+
+        for folder in ("checkpoints", "esd"):
+            shutil.rmtree(out / folder, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"identity": config.identity(), "config": asdict(config)}, indent=1))
+
+
+def run_sweep(
+    config: SweepConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    plots: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """Train every (setting, seed) run of ``config``, monitored, into ``out``; resume if
+    ``out`` holds an interrupted run of the same sweep.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The sweep.
+    out : str or path
+        Output directory.
+    overwrite : bool, default False
+        Delete a previous sweep in ``out`` instead of resuming it.
+    plots : bool, default True
+        Draw the figures (needs matplotlib; skipped silently without it).
+    echo : callable, optional
+        Called with one line of progress per run.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    HtsrError
+        If ``out`` holds a sweep with different settings (and not ``overwrite``).
+    SourceError
+        If the data cannot be read (a CIFAR path missing or in the wrong format).
+    """
+    from htsr._optional import import_optional
+    from htsr.experiments.data import load_data
+    from htsr.experiments.models import make_model
+    from htsr.experiments.summary import write_outputs
+    from htsr.experiments.train import TrainConfig, train_model
+    from htsr.monitor import SpectralMonitor
+
+    torch = import_optional("torch", extra="torch", caller="run_sweep")
+    _sweep_iv(config)
+    start = time.perf_counter()
+    out = Path(out)
+    say = echo or (lambda line: logger.info(line))
+    data = load_data(
+        config.data,
+        path=config.data_path,
+        num_samples=config.num_samples,
+        max_train=config.max_train,
+        max_test=config.max_test,
+    )
+    make_model(config.model, input_shape=data.input_shape, num_classes=data.num_classes)
+    _check_resume(out, config, overwrite)
+    history = out / "history.sqlite"
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    ran, skipped = [], []
+    try:
+        for value in config.values:
+            for seed in config.seeds:
+                run = config.run_id(value, seed)
+                monitor = SpectralMonitor(
+                    history, run=run, layers=config.layers, min_evals=config.min_evals
+                )
+                done = monitor.completed_epochs()
+                if done and max(done) >= config.epochs:
+                    skipped.append(run)
+                    say(f"{run}: done already ({max(done)} epochs), skipped")
+                    continue
+                train_config = TrainConfig(
+                    epochs=config.epochs,
+                    batch_size=int(value) if config.kind == "batch_size" else config.batch_size,
+                    lr=config.lr,
+                    momentum=config.momentum,
+                    lr_decay=config.lr_decay,
+                    l2=float(value) if config.kind == "l2" else config.l2,
+                    l2_layers=config.l2_layers,
+                    seed=seed,
+                    device=config.device,
+                )
+                model = make_model(
+                    config.model,
+                    input_shape=data.input_shape,
+                    num_classes=data.num_classes,
+                    seed=seed,
+                )
+                result = train_model(
+                    model,
+                    data,
+                    train_config,
+                    monitor=monitor,
+                    checkpoint_dir=out / "checkpoints" / _safe(run),
+                    scalars={"setting": float(value), "seed": seed},
+                )
+                _save_esds(monitor, out / "esd" / f"{_safe(run)}.npz")
+                ran.append(run)
+                resumed = (
+                    f", resumed after epoch {result.resumed_from}"
+                    if result.resumed_from is not None
+                    else ""
+                )
+                say(
+                    f"{run}: train {result.train_acc:.3f} test {result.test_acc:.3f} "
+                    f"({result.seconds:.1f} s{resumed})"
+                )
+    finally:
+        torch.set_num_threads(threads)
+    trajectories, results = collect(history, config)
+    seconds = time.perf_counter() - start
+    files = write_outputs(results, trajectories, config, out, seconds=seconds, plots=plots)
+    return SweepResult(out, results, trajectories, ran, skipped, seconds, files)
+
+
+def _save_esds(monitor: Any, path: Path) -> None:
+    report = getattr(monitor, "last_report_", None)
+    if report is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    esds = {name: report.esd(name) for name in report.analysed["name"]}
+    np.savez_compressed(path, **esds)
+
+
+def collect(history: str | Path, config: SweepConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every epoch, final epoch) rows of a sweep's history, with ``gap`` and the setting
+    column named after the sweep (``batch_size`` or ``l2``)."""
+    from htsr.monitor import load_history
+
+    frame = load_history(history)
+    frame = frame[frame["epoch"] <= config.epochs].copy()
+    frame["gap"] = frame["train_acc"] - frame["test_acc"]
+    frame[SWEEPS[config.kind]] = frame["setting"]
+    first = [c for c in RESULT_COLUMNS if c in frame.columns]
+    first.insert(2, SWEEPS[config.kind])
+    frame = frame[first + [c for c in frame.columns if c not in first]]
+    wanted = {config.run_id(v, s) for v in config.values for s in config.seeds}
+    frame = frame[frame["run"].isin(wanted)].reset_index(drop=True)
+    last = frame.groupby("run")["epoch"].transform("max")
+    final = frame[(frame["epoch"] == last) & (last == config.epochs)].reset_index(drop=True)
+    return frame, final
+
+
+#: The ``--quick`` presets: MNIST-1D (generated locally) and the small MLP, sized to finish
+#: in under 10 minutes on a 2-core CPU. Explicit options override them.
+QUICK = {
+    "batch_size": SweepConfig(
+        kind="batch_size",
+        values=(2, 8, 32, 128, 512),
+        model="mlp1d",
+        data="mnist1d",
+        seeds=(0, 1, 2),
+        epochs=12,
+        num_samples=4000,
+        threads=1,
+    ),
+    "l2": SweepConfig(
+        kind="l2",
+        values=(0.0, 1e-4, 1e-3, 5e-3, 2e-2),
+        model="mlp1d",
+        data="mnist1d",
+        seeds=(0, 1, 2),
+        epochs=12,
+        batch_size=16,
+        num_samples=4000,
+        threads=1,
+    ),
+}
+
+
+def with_values(config: SweepConfig, **changes: Any) -> SweepConfig:
+    """A copy of ``config`` with the fields in ``changes`` that are not None replaced."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+__all__ = [
+    "QUICK",
+    "RESULT_COLUMNS",
+    "SWEEPS",
+    "SweepConfig",
+    "SweepResult",
+    "collect",
+    "run_sweep",
+    "with_values",
+]

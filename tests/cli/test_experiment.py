@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import click
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from fixtures.cifar import write_cifar
+from htsr.cli.experiment import experiment, parse_floats, parse_seeds
+
+pytest.importorskip("torch")
+
+TINY = [
+    "--data",
+    "digits",
+    "--model",
+    "mlp1d",
+    "--epochs",
+    "1",
+    "--seeds",
+    "1",
+    "--max-train",
+    "64",
+    "--max-test",
+    "32",
+    "--threads",
+    "1",
+    "--layers",
+    "fc1",
+]
+
+
+def test_parse_helpers_iv():
+    assert parse_floats("0, 1e-4", param="--l2") == (0.0, 1e-4)
+    assert parse_seeds("2") == (0, 1) and parse_seeds("5,3") == (5, 3)
+    with pytest.raises(click.BadParameter, match="expected a comma list of numbers; got 'a,b'"):
+        parse_floats("a,b", param="--l2")
+    with pytest.raises(click.BadParameter, match="expected a count >= 1 or a comma list"):
+        parse_seeds("0")
+
+
+def test_batch_size_command_writes_results_plots_and_summary(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "bs"
+    result = CliRunner().invoke(
+        experiment, ["batch-size", *TINY, "--batch-sizes", "4,64", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "results.csv")
+    assert sorted(set(frame["batch_size"])) == [4, 64]
+    assert "# htsr experiment: batch_size sweep" in result.output
+    assert (out / "summary.md").is_file()
+    pytest.importorskip("matplotlib")
+    assert (out / "alpha_vs_batch_size.png").is_file()
+    assert (out / "accuracy_vs_batch_size.png").is_file()
+    assert (out / "esd_fc1.weight.png").is_file()
+    again = CliRunner().invoke(
+        experiment, ["batch-size", *TINY, "--batch-sizes", "4,64", "--out", str(out), "--no-plots"]
+    )
+    assert "0 run(s) trained, 2 already done" in again.output
+
+
+def test_regularization_command(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "l2"
+    result = CliRunner().invoke(
+        experiment,
+        [
+            "regularization",
+            *TINY,
+            "--l2",
+            "0,0.1",
+            "--l2-layers",
+            "fc1",
+            "--batch-size",
+            "16",
+            "--out",
+            str(out),
+            "--no-plots",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "results.csv")
+    assert sorted(set(frame["l2"])) == [0.0, 0.1]
+    assert "## Rank collapse" in (out / "summary.md").read_text()
+
+
+def test_missing_cifar_path_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(
+        experiment,
+        [
+            "batch-size",
+            "--model",
+            "minialexnet",
+            "--data",
+            "cifar10",
+            "--data-path",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path / "o"),
+            "--epochs",
+            "1",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "expected the CIFAR-10 python version" in result.output
+
+
+def test_wrong_format_cifar_is_a_clear_error(tmp_path):
+    folder = write_cifar(tmp_path)
+    (folder / "test_batch").write_bytes(b"garbage")
+    result = CliRunner().invoke(
+        experiment,
+        [
+            "batch-size",
+            "--model",
+            "minialexnet",
+            "--data",
+            "cifar10",
+            "--data-path",
+            str(folder),
+            "--out",
+            str(tmp_path / "o"),
+            "--epochs",
+            "1",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "test_batch is not a CIFAR-10 batch" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["batch-size", "--batch-sizes", "2,x"], "expected a comma list of numbers"),
+        (["batch-size", "--batch-sizes", "2.5"], "batch sizes must be ints >= 1"),
+        (["regularization", "--l2", "-1"], "L2 strengths must be >= 0"),
+        (["batch-size", "--model", "vgg"], "unknown model 'vgg'"),
+        (["batch-size", "--data", "imagenet"], "unknown data set 'imagenet'"),
+    ],
+)
+def test_bad_options(tmp_path, args, message):
+    result = CliRunner().invoke(experiment, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fixtures.cifar import write_cifar
+
+torch = pytest.importorskip("torch")
+
+from htsr.errors import HtsrError, SourceError  # noqa: E402
+from htsr.experiments.sweeps import QUICK, SweepConfig, collect, run_sweep  # noqa: E402
+
+TINY = SweepConfig(
+    kind="batch_size",
+    values=(8, 64),
+    data="digits",
+    model="mlp1d",
+    seeds=(0, 1),
+    epochs=1,
+    max_train=128,
+    max_test=64,
+    layers="fc1",  # one layer analysed per epoch keeps the test fast
+    threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    pytest.importorskip("sklearn")
+    out = tmp_path_factory.mktemp("sweep")
+    return run_sweep(TINY, out, plots=False), out
+
+
+def test_sweep_writes_results_and_summary(tiny_sweep):
+    result, out = tiny_sweep
+    assert sorted(result.ran) == sorted(
+        [
+            "batch_size=8/seed=0",
+            "batch_size=8/seed=1",
+            "batch_size=64/seed=0",
+            "batch_size=64/seed=1",
+        ]
+    )
+    frame = pd.read_csv(out / "results.csv")
+    # one row per run and monitored layer at the final epoch: 4 runs x fc1
+    assert len(frame) == 4 and set(frame["epoch"]) == {1}
+    assert set(frame["name"]) == {"fc1.weight"}
+    for col in (
+        "batch_size",
+        "seed",
+        "epoch",
+        "train_acc",
+        "test_acc",
+        "gap",
+        "alpha",
+        "phase",
+        "mp_softrank",
+        "spike_fraction",
+        "stable_rank",
+        "rank_collapse_fraction",
+    ):
+        assert col in frame.columns, col
+    assert (frame["gap"] == frame["train_acc"] - frame["test_acc"]).all()
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert set(trajectories["epoch"]) == {0, 1}
+    assert "## Spearman" in (out / "summary.md").read_text()
+    assert (out / "esd" / "batch_size-8__seed-0.npz").is_file()
+    assert "accuracy_plot" not in result.files  # plots=False
+
+
+def test_rerun_skips_finished_runs_and_extends(tiny_sweep):
+    _, out = tiny_sweep
+    again = run_sweep(TINY, out, plots=False)
+    assert again.ran == [] and len(again.skipped) == 4
+
+
+def _fields(config):
+    return {f: getattr(config, f) for f in config.__dataclass_fields__}
+
+
+def test_different_sweep_in_same_dir_is_refused(tiny_sweep):
+    _, out = tiny_sweep
+    changed = SweepConfig(**{**_fields(TINY), "lr": 0.1})
+    with pytest.raises(HtsrError, match=r"holds a different sweep \(changed: \{'lr'"):
+        run_sweep(changed, out)
+
+
+def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    config = SweepConfig(**{**_fields(TINY), "values": (16,), "seeds": (0,), "epochs": 2})
+    import htsr.experiments.train as train_mod
+
+    real = train_mod.evaluate
+    calls = {"n": 0}
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # epoch 2's first evaluation: the process dies
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "evaluate", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, tmp_path, plots=False)
+    monkeypatch.setattr(train_mod, "evaluate", real)
+    result = run_sweep(config, tmp_path, plots=False)
+    assert result.ran == ["batch_size=16/seed=0"]
+    history, final = collect(tmp_path / "history.sqlite", config)
+    assert history["epoch"].tolist() == [0, 1, 2]
+    assert len(final) == 1
+    meta = json.loads((tmp_path / "sweep.json").read_text())
+    assert meta["identity"]["epochs"] == 2
+
+
+def test_minialexnet_on_cifar_fixture_end_to_end(tmp_path):
+    path = write_cifar(tmp_path / "data", per_batch=4, n_test=6, tarball=True)
+    config = SweepConfig(
+        kind="l2",
+        values=(1e-3,),
+        model="minialexnet",
+        data="cifar10",
+        data_path=str(path),
+        seeds=(0,),
+        epochs=1,
+        batch_size=10,
+        layers="fc",  # the convolutions train but are not analysed (slow here)
+        threads=1,
+    )
+    result = run_sweep(config, tmp_path / "out", plots=False)
+    names = list(dict.fromkeys(result.results["name"]))
+    assert names == ["fc1.weight", "fc2.weight", "fc3.weight"]
+    fc1 = result.results[result.results["name"] == "fc1.weight"]
+    assert fc1["N"].tolist() == [4096] and fc1["M"].tolist() == [384]
+    assert fc1["l2"].tolist() == [1e-3]
+
+
+def test_bad_cifar_path_fails_before_training(tmp_path):
+    config = SweepConfig(
+        kind="batch_size",
+        values=(8,),
+        model="minialexnet",
+        data="cifar10",
+        data_path=str(tmp_path / "nope"),
+        epochs=1,
+    )
+    with pytest.raises(SourceError, match="expected the CIFAR-10 python version"):
+        run_sweep(config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"kind": "dropout"}, r"`kind` must be one of \('batch_size', 'l2'\)"),
+        ({"values": ()}, "at least one setting"),
+        ({"seeds": ()}, "at least one seed"),
+        ({"values": (2.5,)}, "batch sizes must be ints >= 1"),
+        ({"values": (8, 8)}, "settings must be distinct"),
+        ({"kind": "l2", "values": (-1.0,)}, "L2 strengths must be >= 0"),
+    ],
+)
+def test_sweep_iv(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        run_sweep(SweepConfig(**{**_fields(TINY), **changes}), tmp_path)
+
+
+def test_quick_presets_are_the_documented_ones():
+    assert QUICK["batch_size"].values == (2, 8, 32, 128, 512)
+    assert QUICK["batch_size"].data == "mnist1d" and len(QUICK["batch_size"].seeds) == 3
+    assert QUICK["l2"].l2_layers == ("fc1",)
