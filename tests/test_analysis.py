@@ -270,3 +270,24 @@ def test_randomize_is_seeded_and_executor_independent() -> None:
     assert not a.equals(d)
     # A Gaussian matrix shuffled is still Gaussian: no traps, ESDs close (Wasserstein in decades)
     assert (a.num_traps == 0).all() and (a.rand_distance < 0.05).all()
+
+
+def test_phase_columns_and_summary_counts() -> None:
+    from htsr.rmt import gaussian_matrix, low_rank_matrix, pareto_matrix
+
+    weights = {
+        "gaussian": gaussian_matrix(1000, 500, rng=1),
+        "pareto": pareto_matrix(1000, 500, 1.0, rng=2),  # mu = 1: very heavy-tailed (JMLR Table 1)
+        "low_rank": low_rank_matrix(1000, 500, 50, rng=3).astype(np.float32),
+    }
+    report = htsr.analyze(weights)
+    rows = report.layers.set_index("name")
+    assert rows.phase.to_dict() == {"gaussian": "random_like", "pareto": "heavy_tailed",
+                                    "low_rank": "rank_collapse"}
+    assert rows.universality["pareto"] == "very_heavy_tailed"
+    assert rows.universality["gaussian"] == "none" and np.isnan(rows.mu["gaussian"])
+    assert 0.5 < rows.mu["pareto"] < 1.5
+    assert all(isinstance(r, str) and r for r in rows.phase_reason)
+    s = report.summary
+    assert (s["num_random_like"], s["num_heavy_tailed"], s["num_rank_collapse"]) == (1, 1, 1)
+    assert s["num_bulk_decay"] == 0

@@ -22,6 +22,7 @@ import numpy as np
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
 from htsr.metrics import LayerFits, fit_layer
+from htsr.phases import PhaseResult, classify_layer
 from htsr.rmt.randomize import compare_randomized, shuffle_elements
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
 from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd
@@ -69,6 +70,8 @@ class LayerResult:
         Norm metrics, power-law fit and alternatives, MP fit.
     rand_evals : numpy.ndarray or None
         ESD of the element-shuffled matrix, when ``randomize=True``.
+    phase : PhaseResult or None
+        Phase of training and universality class.
     """
 
     name: str
@@ -76,6 +79,7 @@ class LayerResult:
     spectrum: Spectrum | None = field(default=None, repr=False)
     fits: LayerFits | None = field(default=None, repr=False)
     rand_evals: np.ndarray | None = field(default=None, repr=False)
+    phase: PhaseResult | None = field(default=None, repr=False)
 
     @property
     def power_law(self) -> PowerLawFit | None:
@@ -199,8 +203,10 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             name, row["name"], row["num_slices"] = f"{ref.name}[{i}]", f"{ref.name}[{i}]", 1
         rand = randomized[i] if randomized is not None else None
         fits = fit_layer(spectrum)
-        row |= fits.as_row() | _randomized_row(spectrum, rand) | {"status": "ok"}
-        results.append(LayerResult(name, row, spectrum, fits, rand))
+        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
+        row["status"] = "ok"
+        results.append(LayerResult(name, row, spectrum, fits, rand, phase))
     return results
 
 

@@ -215,6 +215,36 @@ COLUMNS: tuple[Column, ...] = (
     ),
     *FIT_COLUMNS,
     Column(
+        "phase",
+        "string",
+        "",
+        "random_like, bleeding_out, bulk_spikes, bulk_decay, "
+        "heavy_tailed or rank_collapse, by the rules of htsr.phases",
+        f"{_JMLR}, Section 5; docs/phases.md",
+    ),
+    Column(
+        "phase_reason",
+        "string",
+        "",
+        "the measured quantities that put the layer in its phase",
+        "htsr.phases.classify_layer",
+    ),
+    Column(
+        "universality",
+        "string",
+        "",
+        "very / moderately / weakly heavy-tailed, or none",
+        f"{_JMLR}, Table 1",
+    ),
+    Column(
+        "mu",
+        "float64",
+        "",
+        "element tail exponent estimated from alpha by the project's "
+        "calibration of alpha(mu) at the layer's shape",
+        "htsr.rmt.mu_from_alpha; docs/rmt.md",
+    ),
+    Column(
         "status", "string", "", "ok, skipped: <reason> or error: <reason>", "DESIGN.md section 4"
     ),
 )

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from htsr.columns import COLUMNS, COLUMNS_BY_NAME
+from htsr.phases import phase_counts
 
 if TYPE_CHECKING:
     from htsr.analysis import LayerResult
@@ -74,8 +75,8 @@ def summarize(layers: pd.DataFrame) -> dict[str, float | int]:
         if fit_status is not None:
             summary[f"num_{col}_left_out"] = len(ok) - len(finite)
     if "phase" in ok.columns:
-        for phase, count in ok["phase"].value_counts().items():
-            summary[f"num_{phase}"] = int(count)
+        for phase, count in phase_counts(ok["phase"]).items():
+            summary[f"num_{phase}"] = count
     return summary
 
 
