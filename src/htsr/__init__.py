@@ -17,8 +17,17 @@ Spectrum (htsr.spectrum)
 Metrics (htsr.metrics)
     norm_metrics(spectrum) -> NormMetrics
 Fits (htsr.fit)
-    fit_power_law, fit_mp
+    fit_power_law(evals) -> PowerLawFit, compare_tail(evals, fit) -> TailComparison,
+    fit_mp(evals, N, M) -> MPFit
+Phases (htsr.phases)
+    classify_layer(spectrum, mp=, power_law=) -> PhaseResult, universality_class(alpha, mu)
 Random matrices (htsr.rmt)
+    MP law and Tracy-Widom edge, Gaussian/spiked/Pareto/low-rank ensembles, randomized ESD,
+    calibration of alpha(mu)
+Figures and reports (htsr.plots, htsr.html; extra ``plot``)
+    Report.plot_layer(name), Report.plot_model(), Report.to_html(path)
+Training (htsr.monitor, htsr.experiments; extras ``monitor``, ``experiments``)
+    SpectralMonitor(path).observe(model, epoch=...), the paper's models, data and sweeps
 """
 
 from htsr.analysis import analyze, describe
