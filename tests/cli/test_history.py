@@ -28,7 +28,7 @@ def history_file(tmp_path):
 
 
 def test_history_prints_table_and_plots(history_file, tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401  (an extra CI installs)
     result = CliRunner().invoke(history, [str(history_file), "--csv", str(tmp_path / "h.csv")])
     assert result.exit_code == 0, result.output
     assert "random_like@0 -> bulk_decay@1 -> heavy_tailed@2" in result.output

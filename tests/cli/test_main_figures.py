@@ -5,14 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import matplotlib  # noqa: F401  (an extra CI installs)
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from safetensors.numpy import save_file
 
 from htsr.cli import main
-
-pytest.importorskip("matplotlib")
 
 
 @pytest.fixture

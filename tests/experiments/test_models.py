@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from htsr.experiments.models import MODELS, make_model  # noqa: E402
+from htsr.experiments.models import MODELS, make_model
 
 
 def _shapes(model):

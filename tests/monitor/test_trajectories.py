@@ -3,7 +3,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import pytest
 
 from htsr.monitor.trajectories import phase_path, plot_trajectories, summarize_history
 
@@ -35,7 +34,6 @@ def test_summarize_history():
 
 
 def test_plot_trajectories():
-    pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")

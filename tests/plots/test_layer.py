@@ -7,10 +7,9 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import matplotlib  # noqa: F401  (an extra CI installs)
 import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib")
 
 import htsr
 from htsr.errors import MissingExtraError
