@@ -1,0 +1,264 @@
+"""Tests of htsr.phases: the rules on hand-built spectra, then a small generated zoo."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from htsr.fit.mp import fit_mp, mp_ppf
+from htsr.fit.powerlaw import fit_power_law
+from htsr.phases import (
+    COLLAPSE_GAP_DECADES,
+    DECAY_SPIKE_FRACTION,
+    NO_BULK_SPIKE_FRACTION,
+    SEPARATED_REL,
+    Phase,
+    PhaseResult,
+    Universality,
+    classify_layer,
+    collapse_gap,
+    phase_counts,
+    universality_class,
+    zero_fraction,
+)
+from htsr.rmt import pareto_matrix
+from htsr.rmt.zoo import KINDS, zoo_specs
+from htsr.spectrum import Spectrum, esd
+
+N, M = 1024, 512  # Q = 2
+#: MP edge for Q = 2, sigma = 1: (1 + 1/sqrt(2))**2
+LP = (1 + 1 / math.sqrt(2)) ** 2
+
+
+def mp_bulk(n: int = M, q: float = N / M) -> np.ndarray:
+    """``n`` MP(q, 1) quantiles at plotting positions (i - 1/2) / n: an ideal random-like ESD."""
+    return mp_ppf((np.arange(n) + 0.5) / n, q)
+
+
+def classify(evals: np.ndarray, n: int = N, m: int = M, dtype: str = "float64") -> PhaseResult:
+    s = Spectrum(np.sort(np.asarray(evals, dtype=np.float64)), n, m, stored_dtype=dtype)
+    return classify_layer(s, mp=fit_mp(s.evals, n, m), power_law=fit_power_law(s.evals))
+
+
+def with_top(bulk: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Replace the largest ``len(top)`` eigenvalues of ``bulk`` by ``top``."""
+    return np.concatenate([bulk[: bulk.size - top.size], top])
+
+
+# --- enums and universality -------------------------------------------------------------------
+
+
+def test_phase_iv() -> None:
+    with pytest.raises(
+        ValueError, match="'bulk-decay' is not a valid Phase; valid values: random_"
+    ):
+        Phase("bulk-decay")
+    with pytest.raises(ValueError, match="valid values: very_heavy_tailed"):
+        Universality("heavy")
+    assert Phase("heavy_tailed") is Phase.HEAVY_TAILED
+    assert [p.value for p in Phase] == list(KINDS)  # the zoo's kinds are the phases, in order
+
+
+@pytest.mark.parametrize(
+    ("alpha", "mu", "expected"),
+    [
+        # JMLR 2021 Table 1: mu < 2 very, 2 <= mu < 4 moderately, mu >= 4 weakly heavy-tailed
+        (1.5, 1.0, "very_heavy_tailed"),
+        (3.0, 2.0, "moderately_heavy_tailed"),
+        (9.0, 3.9, "moderately_heavy_tailed"),  # mu decides when known
+        (3.0, 4.0, "weakly_heavy_tailed"),
+        # without mu, alpha: < 2 very, <= ~6 moderately, above weakly (DESIGN.md section 2)
+        (1.9, math.nan, "very_heavy_tailed"),
+        (6.0, math.nan, "moderately_heavy_tailed"),
+        (6.1, math.nan, "weakly_heavy_tailed"),
+        (math.nan, math.nan, "none"),
+    ],
+)
+def test_universality_class(alpha: float, mu: float, expected: str) -> None:
+    assert universality_class(alpha, mu) == Universality(expected)
+
+
+def test_phase_counts_lists_every_phase() -> None:
+    counts = phase_counts(["heavy_tailed", "heavy_tailed", Phase.RANK_COLLAPSE, None, math.nan])
+    assert list(counts) == [p.value for p in Phase]
+    assert (
+        counts["heavy_tailed"] == 2 and counts["rank_collapse"] == 1 and sum(counts.values()) == 3
+    )
+
+
+# --- rules on hand-built spectra --------------------------------------------------------------
+
+
+def test_random_like_ideal_mp() -> None:
+    r = classify(mp_bulk())
+    assert r.phase is Phase.RANDOM_LIKE and r.num_spikes == 0
+    assert r.universality is Universality.NONE and math.isnan(r.mu)
+    assert "no eigenvalue beyond the TW-widened MP edge" in r.reason
+    assert r.as_row()["phase"] == "random_like"
+
+
+def test_bleeding_out() -> None:
+    # 5 eigenvalues (1%) between 1.05 and 1.15 lambda_plus: past the TW margin (3.5 tw = 0.03 LP
+    # at M = 512, Q = 2) but inside SEPARATED_REL
+    r = classify(with_top(mp_bulk(), LP * np.linspace(1.05, 1.15, 5)))
+    assert r.phase is Phase.BLEEDING_OUT, r.reason
+    assert r.num_spikes == 5 and r.num_far == 0
+
+
+def test_one_far_fluctuation_does_not_make_spikes() -> None:
+    # 9 bleeding eigenvalues and one at 1.3 lambda_plus: most of the leaked mass is at the edge
+    top = LP * np.r_[np.linspace(1.05, 1.15, 9), 1.3]
+    assert classify(with_top(mp_bulk(), top)).phase is Phase.BLEEDING_OUT
+
+
+def test_bulk_spikes() -> None:
+    r = classify(with_top(mp_bulk(), LP * np.array([2.0, 3.0, 8.0])))
+    assert r.phase is Phase.BULK_SPIKES, r.reason
+    assert r.lowest_spike_ratio >= 1 + SEPARATED_REL and "well separated" in r.reason
+
+
+def test_many_separated_spikes_stay_bulk_spikes() -> None:
+    # 6% of the ESD, all far from the edge: a scale still separates signal from noise
+    r = classify(with_top(mp_bulk(), LP * np.geomspace(2.0, 20.0, 30)))
+    assert r.spike_fraction >= DECAY_SPIKE_FRACTION and r.phase is Phase.BULK_SPIKES
+
+
+def _tail(n: int, alpha: float, start: float) -> np.ndarray:
+    """``n`` quantiles of a power law with density exponent ``alpha`` above ``start``."""
+    u = (np.arange(n) + 0.5) / n
+    return start * (1 - u) ** (-1 / (alpha - 1))
+
+
+def test_bulk_decay_weak_tail() -> None:
+    # 6% of the ESD in a continuous tail from 1.05 lambda_plus with alpha 6: weakly heavy-tailed
+    r = classify(with_top(mp_bulk(), _tail(30, 6.0, 1.05 * LP)))
+    assert r.phase is Phase.BULK_DECAY, r.reason
+    assert r.tail_alpha >= 4 and r.universality is not Universality.NONE
+
+
+def test_heavy_tail_over_a_bulk() -> None:
+    # the same 6% with alpha 2.5: a heavy tail (alpha < 4)
+    r = classify(with_top(mp_bulk(), _tail(30, 2.5, 1.05 * LP)))
+    assert r.phase is Phase.HEAVY_TAILED, r.reason
+    assert r.tail_alpha < 4 and "tail alpha" in r.reason
+
+
+def test_heavy_tailed_no_bulk() -> None:
+    # Pareto mu = 1: more than NO_BULK_SPIKE_FRACTION beyond any MP edge, very heavy-tailed
+    s = esd(pareto_matrix(N, M, 1.0, rng=0))
+    r = classify_layer(s, mp=fit_mp(s.evals, N, M), power_law=fit_power_law(s.evals))
+    assert r.phase is Phase.HEAVY_TAILED and r.spike_fraction >= NO_BULK_SPIKE_FRACTION
+    assert r.universality is Universality.VERY_HEAVY_TAILED
+    # mu from the project's calibration at 1024 x 512: alpha ~ 1 + mu/2 gives mu near 1
+    assert 0.5 < r.mu < 1.6, r.mu
+
+
+def test_rank_collapse_exact_zeros() -> None:
+    evals = np.r_[np.zeros(200), mp_bulk(312, N / 312)]
+    r = classify(evals)
+    assert r.phase is Phase.RANK_COLLAPSE, r.reason
+    assert r.collapse_fraction == pytest.approx(200 / 512)
+    assert r.collapse_gap >= COLLAPSE_GAP_DECADES and math.isnan(r.mu)
+
+
+def test_rank_collapse_soft_cluster() -> None:
+    # 30% of the directions shrunk 1e6-fold (a cluster 6 decades below, 1 decade wide)
+    bulk = mp_bulk()
+    evals = np.r_[1e-6 * np.linspace(0.1, 1.0, 154) * bulk[0], bulk[154:]]
+    r = classify(evals)
+    assert r.phase is Phase.RANK_COLLAPSE and r.collapse_fraction == pytest.approx(154 / 512)
+
+
+def test_small_cluster_is_not_collapse() -> None:
+    # 5% at zero is below COLLAPSE_MIN_FRACTION (10%)
+    evals = np.r_[np.zeros(25), mp_bulk(487, N / 487)]
+    assert classify(evals).phase is not Phase.RANK_COLLAPSE
+
+
+@pytest.mark.parametrize("M_", [256, 1024])
+def test_very_heavy_tail_is_not_rank_collapse(M_: int) -> None:
+    # Pareto mu = 0.5: most eigenvalues below 1e-4 lambda_max (rank_collapse_fraction ~1) and,
+    # at M = 1024, most below the float64 Gram round-off floor (rank_loss ~900), yet no rank is
+    # lost: the log-spectrum is a continuum, with no cluster at zero
+    s = esd(pareto_matrix(M_, M_, 0.5, rng=1))
+    gap, _ = collapse_gap(s)
+    assert gap < COLLAPSE_GAP_DECADES
+    r = classify_layer(s, mp=fit_mp(s.evals, M_, M_), power_law=fit_power_law(s.evals))
+    assert r.phase is Phase.HEAVY_TAILED, r.reason
+
+
+def test_float32_zeros_count_as_collapse() -> None:
+    # float32 weights of rank 100: the zero directions carry ~1e-7 s_max of round-off
+    rng = np.random.default_rng(0)
+    W = (rng.standard_normal((N, 100)) @ rng.standard_normal((100, M))).astype(np.float32)
+    s = esd(W)
+    r = classify_layer(s, mp=fit_mp(s.evals, N, M), power_law=fit_power_law(s.evals))
+    assert r.phase is Phase.RANK_COLLAPSE and r.collapse_fraction == pytest.approx(412 / 512)
+
+
+def test_zeros_in_stored_precision_count_only_when_resolved() -> None:
+    # singular values decaying continuously over 7 decades (strong L2 shrinks unused directions
+    # like this; bench/results/phases_trained.md): in float32 the 40% below
+    # max(N, M) eps32 s_max = 512 * 1.19e-7 s_max = 10**-4.21 s_max are numerically zero ->
+    # rank collapse; in float64 the same continuum is resolved, has no gap: not collapse
+    n, m = 512, 256
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((n, m)))
+    V, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    W = (U * np.logspace(0, -7, m)) @ V.T
+    s32, s64 = esd(W.astype(np.float32)), esd(W)
+    assert zero_fraction(s32) == pytest.approx((7 - 4.21) / 7, abs=0.01)
+    assert math.isnan(zero_fraction(s64))  # float64: storage threshold under the Gram floor
+    r32 = classify_layer(s32, mp=fit_mp(s32.evals, n, m), power_law=fit_power_law(s32.evals))
+    r64 = classify_layer(s64, mp=fit_mp(s64.evals, n, m), power_law=fit_power_law(s64.evals))
+    assert r32.phase is Phase.RANK_COLLAPSE and "numerically zero in float32" in r32.reason
+    assert r64.phase is not Phase.RANK_COLLAPSE
+
+
+def test_unclassifiable_too_few_evals() -> None:
+    s = Spectrum(np.array([1.0, 2.0, 3.0]), 6, 3)
+    r = classify_layer(s, mp=fit_mp(s.evals, 6, 3), power_law=fit_power_law(s.evals))
+    assert r.phase is None and r.reason.startswith("not classified: MP fit too_few_points")
+    assert r.as_row()["phase"] is None
+
+
+def test_never_uses_the_name() -> None:
+    # same numbers, same phase: the classifier has no name argument at all
+    import inspect
+
+    assert "name" not in inspect.signature(classify_layer).parameters
+
+
+# --- generated zoo ----------------------------------------------------------------------------
+
+#: Small shapes so the zoo runs in seconds; the full zoo (M up to 2048) is bench/validate_phases.py.
+CI_SHAPES = ((128, (1.0, 8.0), 0.5), (256, (1.0, 4.0), 0.3), (512, (1.0, 2.0), 0.2))
+#: Pareto exponents whose ESDs are identifiably heavy-tailed at M <= 512. Above ~2.5 a Pareto
+#: matrix of this size has an MP bulk with none to a few outliers (docs/phases.md, "Ambiguous
+#: kinds": median 1-3 outliers for mu in 3-3.5), which no measured quantity can tell from a
+#: Gaussian with a few spikes; the full zoo keeps the issue's (0.5, 3.5) and reports it.
+CI_MU_RANGE = (0.5, 2.5)
+#: The issue asks 95% overall and 85% per kind of the full zoo (bench/validate_phases.py, 330
+#: matrices; docs/phases.md). This zoo has 12 per kind, half at M = 128 where a bleeding or
+#: decaying layer shows only 2-5 outliers, so one matrix moves a kind by 8 points: over seeds 0-7
+#: it scored 95.8-98.6% overall (1-3 misses, all but one at M = 128) and seed 42 94.4% (4 misses).
+#: Looser here, for binomial noise at n = 12 per kind: 93% overall (at most 5 misses of 72) and
+#: 10 of 12 per kind.
+MIN_OVERALL, MIN_PER_KIND = 0.93, 10 / 12
+
+
+@pytest.mark.slow
+def test_zoo_accuracy(global_random_seed: int) -> None:
+    specs = zoo_specs(12, shapes=CI_SHAPES, mu_range=CI_MU_RANGE, rng=global_random_seed)
+    found = []
+    for spec in specs:
+        s = esd(spec.matrix())
+        r = classify_layer(s, mp=fit_mp(s.evals, s.N, s.M), power_law=fit_power_law(s.evals))
+        found.append(str(r.phase))
+    kinds = np.array([s.kind for s in specs])
+    ok = kinds == np.array(found)
+    assert ok.mean() >= MIN_OVERALL, list(zip(kinds[~ok], np.array(found)[~ok], strict=True))
+    for k in KINDS:
+        assert ok[kinds == k].mean() >= MIN_PER_KIND, (k, np.array(found)[kinds == k])
