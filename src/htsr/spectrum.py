@@ -93,7 +93,8 @@ def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
     rows, cols = matrix.shape
     if rows <= _ROW_BLOCK or matrix.dtype == solver_dtype:
         block = np.asarray(matrix, dtype=solver_dtype)
-        return block.T @ block
+        product: np.ndarray = block.T @ block
+        return product
     gram = np.zeros((cols, cols), dtype=solver_dtype)
     for start in range(0, rows, _ROW_BLOCK):
         block = np.asarray(matrix[start : start + _ROW_BLOCK], dtype=solver_dtype)
