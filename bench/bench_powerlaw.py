@@ -3,7 +3,8 @@
 Measures, in one run so the ratios compare like with like:
 
 - ``fit_power_law`` vs ``powerlaw.Fit`` at n = 4096 (Pareto sample and Gaussian-matrix ESD);
-- ``fit_power_law`` + ``compare_tail`` at n = 384, 1536, 4096 (the per-layer cost);
+- ``fit_power_law`` + ``compare_tail`` at n = 384, 1536, 4096 (the per-layer cost), and
+  ``compare_tail`` alone with its ratio to ``fit_power_law`` on the same data (``vs_fit``);
 - ``fit_power_law`` (pruned xmin scan) and ``power_law_scan`` (every KS distance) at n = 15000.
 
 Usage::
@@ -93,14 +94,19 @@ def main(argv: list[str] | None = None) -> int:
                 compare_tail(x, fit_power_law(x))
 
             fit = fit_power_law(x)
+            fit_s = best_time(lambda x=x: fit_power_law(x), args.repeat)
             rows.append(
                 {
                     "case": f"fit+compare n={n} {name}",
                     "ours_s": best_time(both, args.repeat),
-                    "fit_s": best_time(lambda x=x: fit_power_law(x), args.repeat),
+                    "fit_s": fit_s,
                     "n_tail": fit.n_tail,
                 }
             )
+            compare_s = best_time(lambda x=x, fit=fit: compare_tail(x, fit), args.repeat)
+            rows.append({"case": f"compare_tail n={n} {name}", "ours_s": compare_s,
+                         "fit_s": fit_s, "vs_fit": compare_s / fit_s,
+                         "n_tail": fit.n_tail})  # fmt: skip
 
     for name, x in datasets(15000, args.seed + 1).items():
         rows.append({"case": f"fit n=15000 {name}",
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = json.dumps({"meta": meta, "rows": rows}, indent=2)
     (args.out / "bench_powerlaw.json").write_text(payload)
     keys = ["case", "ours_s", "fit_s", "powerlaw_s", "speedup", "same_xmin", "alpha_rel_diff",
-            "D_rel_diff", "n_tail"]  # fmt: skip
+            "D_rel_diff", "vs_fit", "n_tail"]  # fmt: skip
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         cells = []

@@ -10,13 +10,14 @@ tail as in Clauset, Shalizi & Newman (2009, Table 2.1), and compares the power l
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special, stats
+from scipy import optimize, special, stats
 
 from htsr._compat import StrEnum
 from htsr.fit.powerlaw import _clean
@@ -27,14 +28,18 @@ if TYPE_CHECKING:
 
     from htsr.fit.powerlaw import PowerLawFit
 
+    #: (statistic h, span of the quadrature rule) of a family exp(-th1 t - th2 h(t))
+    _FamilyStat = tuple[
+        Callable[[NDArray[np.float64]], NDArray[np.float64]],
+        Callable[[float, float, float], "tuple[float, float, int] | None"],
+    ]
+
 #: A better alternative needs a likelihood ratio significant at this level (the papers' rule,
 #: Clauset, Shalizi & Newman 2009, Section 5.1; Martin & Mahoney 2021).
 P_THRESHOLD = 0.05
 #: Fewest tail points for a comparison (the two-parameter fits need more than two).
 MIN_TAIL_COMPARE = 5
 _LOG_2PI = math.log(2.0 * math.pi)
-_NM = {"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000, "maxfev": 8000}
-_NM_RIDGE = {"xatol": 1e-8, "fatol": 1e-10, "maxiter": 800, "maxfev": 1200}
 
 
 class Distribution(StrEnum):
@@ -134,25 +139,151 @@ class _Tail:
 
 # --------------------------------------------------------------------------- fits, each returning
 # (params, per-point log-likelihoods)
+#
+# The truncated power law and the lognormal are two-parameter exponential families in
+# t = ln(x / xmin) on [0, T] (T = ln(xmax / xmin), or inf): density of t proportional to
+# exp(-th1 t - th2 h(t)), h = expm1 (truncated power law: th1 = alpha - 1, th2 = Lambda xmin) or
+# h = t^2 (lognormal: th2 = 1 / (2 sigma^2), th1 = -(mu - ln xmin) / sigma^2). Their negative
+# mean log-likelihood th . (mean t, mean h) + A(th) is convex in th, A the log-partition; A and
+# its gradient and Hessian (the mean and covariance of (t, h)) come from one composite
+# Gauss-Legendre rule, and projected Newton on the box th >= lower finds the optimum in a few
+# steps. On the box's edge th2 = lower (Lambda -> 0, sigma -> inf) the law tends to the power law.
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
+#: The rule covers where the integrand is within e^-_CUT of its maximum (relative error ~1e-17).
+_CUT = 40.0
+#: Largest drop of the exponent, and (for expm1) largest width in t, within one panel.
+_PANEL_DROP, _PANEL_WIDTH = 4.0, 1.5
+_MAX_PANELS = 400
+#: Lower bounds of th2: Lambda xmin >= 1e-15 (as low as the former Nelder-Mead went, where the
+#: truncated power law equals the power law to round-off); 1 / (2 sigma^2) >= 1e-10 (sigma of
+#: ln x <= 7e4, far out on the power-law ridge of the lognormal).
+_TPL_C_MIN, _LN_TH2_MIN = 1e-15, 1e-10
+#: alpha - 1 >= this (powerlaw 1.x's constraint alpha > 1).
+_TPL_B_MIN = 1e-9
 
 
-def _minimize_restarts(
-    fun: Callable[[NDArray[np.float64]], float],
+@functools.lru_cache(maxsize=64)
+def _unit_rule(panels: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Composite Gauss-Legendre nodes and weights on [0, 1] with ``panels`` equal panels."""
+    x = (np.arange(panels)[:, None] + 0.5 * (_GL_X + 1.0)) / panels
+    w = np.broadcast_to(_GL_W / (2.0 * panels), x.shape)
+    return x.ravel(), w.ravel().copy()
+
+
+def _span_expm1(b: float, c: float, top: float) -> tuple[float, float, int] | None:
+    """Interval and panel count for ``exp(-b t - c expm1(t))`` on ``[0, top]`` (decreasing)."""
+    hi = min(top, _CUT / b if b > 0 else math.inf, math.log1p(_CUT / c) if c > 0 else math.inf)
+    if not math.isfinite(hi) or hi <= 0:
+        return None
+    drop = b * hi + c * math.expm1(hi)
+    panels = max(1, math.ceil(drop / _PANEL_DROP), math.ceil(hi / _PANEL_WIDTH))
+    return (0.0, hi, panels) if panels <= _MAX_PANELS else None
+
+
+def _span_square(th1: float, th2: float, top: float) -> tuple[float, float, int] | None:
+    """Interval and panel count for ``exp(-th1 t - th2 t^2)`` (th2 > 0) on ``[0, top]``."""
+    phi = lambda t: -th1 * t - th2 * t * t  # noqa: E731
+    vertex = -th1 / (2.0 * th2)
+    if vertex <= 0.0:  # decreasing: root of th1 t + th2 t^2 = _CUT
+        lo, hi = 0.0, min(top, 2.0 * _CUT / (th1 + math.sqrt(th1 * th1 + 4.0 * th2 * _CUT)))
+    elif vertex >= top:  # increasing up to top (finite)
+        slope = 2.0 * th2 * (vertex - top)
+        lo, hi = max(0.0, top - 2.0 * _CUT / (slope + math.sqrt(slope**2 + 4 * th2 * _CUT))), top
+    else:
+        half = math.sqrt(_CUT / th2)
+        lo, hi = max(0.0, vertex - half), min(top, vertex + half)
+    if not (math.isfinite(hi) and hi > lo):
+        return None
+    peak = phi(min(max(vertex, lo), hi))
+    drop = (peak - phi(lo)) + (peak - phi(hi))
+    panels = max(1, math.ceil(drop / _PANEL_DROP))
+    return (lo, hi, panels) if panels <= _MAX_PANELS else None
+
+
+def _log_partition(
+    th: NDArray[np.float64], top: float, stat: _FamilyStat, moments: bool = False
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """``A = ln int_0^top exp(-th1 t - th2 h(t)) dt`` (inf where the rule cannot cover it) and,
+    with ``moments``, the mean and covariance of ``(t, h(t))``."""
+    h_fn, span_fn = stat
+    span = span_fn(float(th[0]), float(th[1]), top)
+    if span is None:
+        return math.inf, np.full(2, math.nan), np.full((2, 2), math.nan)
+    lo, hi, panels = span
+    x, w = _unit_rule(panels)
+    t = lo + (hi - lo) * x
+    h = h_fn(t)
+    phi = -th[0] * t - th[1] * h
+    peak = float(phi.max())
+    wt = w * np.exp(phi - peak)
+    z = float(wt.sum())
+    a = peak + math.log((hi - lo) * z)
+    if not moments:
+        return a, np.empty(2), np.empty((2, 2))
+    p = wt / z
+    e = np.array([p @ t, p @ h])
+    d1, d2 = t - e[0], h - e[1]
+    pd1 = p * d1
+    c12 = float(pd1 @ d2)
+    cov = np.array([[float(pd1 @ d1), c12], [c12, float((p * d2) @ d2)]])
+    return a, e, cov
+
+
+def _newton_family(
+    m: NDArray[np.float64],
+    top: float,
+    stat: _FamilyStat,
     start: NDArray[np.float64],
-    restarts: int = 3,
-    options: dict[str, float] | None = None,
-) -> NDArray[np.float64]:
-    """Nelder-Mead restarted from its own result until it stops improving (a restart rebuilds
-    the simplex, which avoids its premature convergence on the flat ridges of these
-    likelihoods)."""
-    opts = _NM if options is None else options
-    best = optimize.minimize(fun, start, method="Nelder-Mead", options=opts)
-    for _ in range(restarts):
-        again = optimize.minimize(fun, best.x, method="Nelder-Mead", options=opts)
-        if not again.fun < best.fun - 1e-9 * max(1.0, abs(best.fun)):
+    lower: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], float]:
+    """Minimise the convex ``th . m + A(th)`` over ``th >= lower`` by projected Newton with
+    backtracking (Bertsekas 1982: coordinates at their bound with an outward gradient are
+    fixed). Returns ``th`` and ``A(th)``."""
+    th = np.maximum(np.asarray(start, dtype=np.float64), lower)
+    a, e, cov = _log_partition(th, top, stat, moments=True)
+    if not math.isfinite(a):
+        raise ArithmeticError("no finite starting point")
+    for _ in range(100):
+        f = float(th @ m) + a
+        g = m - e
+        free = ~((th <= lower) & (g > 0.0))
+        step = np.zeros(2)
+        if free.all():
+            try:
+                step = -np.linalg.solve(cov, g)
+            except np.linalg.LinAlgError:
+                step = -g / np.maximum(np.diag(cov), 1e-300)
+        elif free.any():
+            i = int(np.flatnonzero(free)[0])
+            step[i] = -g[i] / cov[i, i]
+        decrement = -float(g @ step)
+        if not decrement > 1e-14 * max(1.0, abs(f)):
             break
-        best = again
-    return np.asarray(best.x, dtype=np.float64)
+        s = 1.0
+        while s > 1e-10:
+            new = np.maximum(th + s * step, lower)
+            a_new = _log_partition(new, top, stat)[0]
+            if float(new @ m) + a_new <= f + 1e-4 * float(g @ (new - th)):
+                break
+            s *= 0.5
+        else:
+            break
+        th = new
+        a, e, cov = _log_partition(th, top, stat, moments=True)
+    return th, a
+
+
+def _expm1(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.expm1(t)
+
+
+def _square(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    return t * t
+
+
+_TPL_STAT: _FamilyStat = (_expm1, _span_expm1)
+_LN_STAT: _FamilyStat = (_square, _span_square)
 
 
 def _power_law_ll(t: _Tail, alpha: float) -> NDArray[np.float64]:
@@ -177,6 +308,18 @@ def _exponential(t: _Tail) -> tuple[tuple[float, ...], NDArray[np.float64]]:
     return (lam,), math.log(lam) - lam * z - math.log(-math.expm1(-lam * w))
 
 
+def _trunc_exp_rate(q: float) -> float:
+    """``s > 0`` with ``1/s - 1/expm1(s) = q`` (mean of a rate-``s`` exponential on [0, 1]),
+    for ``q`` in (0, 1/2)."""
+
+    def mean(s: float) -> float:
+        if s < 1e-4:
+            return 0.5 - s / 12.0 + s**3 / 720.0
+        return 1.0 / s - (1.0 / math.expm1(s) if s < 700.0 else 0.0)
+
+    return float(optimize.brentq(lambda s: mean(s) - q, 0.0, 1.0 / q, xtol=1e-300, rtol=1e-15))
+
+
 def _stretched_exponential(t: _Tail) -> tuple[tuple[float, ...], NDArray[np.float64]]:
     lny = np.log(t.x / t.xmin)
     n, s_lny = t.n, float(lny.sum())
@@ -190,29 +333,29 @@ def _stretched_exponential(t: _Tail) -> tuple[tuple[float, ...], NDArray[np.floa
         return ll
 
     def profile(lnb: float) -> tuple[float, float]:
+        """Negative log-likelihood and ln c with c = (Lambda xmin)^beta at its optimum: for a
+        fixed beta, u = y^beta - 1 is exponential of rate c (truncated at umax if truncated)."""
         beta = math.exp(lnb)
         with np.errstate(over="ignore"):
             tot = float(np.expm1(beta * lny).sum())
         if not (math.isfinite(tot) and tot > 0):
             return math.inf, 0.0
-        lnc = math.log(n / tot)
-        return -(n * lnb + n * lnc + (beta - 1.0) * s_lny - n), lnc
+        if lnymax is None:
+            lnc = math.log(n / tot)
+            return -(n * lnb + n * lnc + (beta - 1.0) * s_lny - n), lnc
+        umax = math.expm1(beta * lnymax)
+        if not math.isfinite(umax):
+            return math.inf, 0.0
+        q = min(max(tot / n / umax, 1e-300), 0.5 - 1e-12)  # c > 0: q < 1/2
+        c = _trunc_exp_rate(q) / umax
+        lnc = math.log(c)
+        v = n * (lnb + lnc - math.log(-math.expm1(-c * umax))) + (beta - 1.0) * s_lny - c * tot
+        return (-v if math.isfinite(v) else math.inf), lnc
 
     res = optimize.minimize_scalar(lambda v: profile(v)[0], bounds=(-9.0, 4.0), method="bounded",
                                    options={"xatol": 1e-10})  # fmt: skip
     lnb = float(res.x)
     lnc = profile(lnb)[1]
-    if lnymax is not None:
-
-        def nll(p: NDArray[np.float64]) -> float:
-            if not -9.0 <= p[1] <= 4.0:  # the bounds of the profile search on ln(beta)
-                return math.inf
-            with np.errstate(all="ignore"):
-                v = -float(ll_points(p[0], math.exp(p[1])).sum())
-            return v if math.isfinite(v) else math.inf
-
-        res2 = _minimize_restarts(nll, np.array([lnc, lnb]))
-        lnc, lnb = float(res2[0]), float(res2[1])
     beta = math.exp(lnb)
     with np.errstate(over="ignore"):
         lam = float(np.exp(lnc / beta)) / t.xmin  # inf when beta -> 0 (the power-law limit)
@@ -220,127 +363,43 @@ def _stretched_exponential(t: _Tail) -> tuple[tuple[float, ...], NDArray[np.floa
 
 
 def _lognormal(t: _Tail) -> tuple[tuple[float, ...], NDArray[np.float64]]:
-    lx = np.log(t.x)
-    n, s1, s2 = t.n, float(lx.sum()), float((lx**2).sum())
-    la, lb = math.log(t.xmin), (None if t.xmax is None else math.log(t.xmax))
-
-    def log_mass(mu: float, sig: float) -> float:
-        upper_tail = float(special.log_ndtr((mu - la) / sig))  # ln P(ln X >= ln xmin)
-        if lb is None:
-            return upper_tail
-        beyond = float(special.log_ndtr((mu - lb) / sig))
-        gap = math.exp(beyond - upper_tail)
-        return upper_tail + math.log1p(-gap) if gap < 1.0 else -math.inf
-
-    def nll(p: NDArray[np.float64]) -> float:
-        mu, lns = float(p[0]), float(p[1])
-        sig = math.exp(lns)
-        quad = (s2 - 2.0 * mu * s1 + n * mu * mu) / (2.0 * sig * sig)
-        v = s1 + n * lns + 0.5 * n * _LOG_2PI + quad + n * log_mass(mu, sig)
-        return v if math.isfinite(v) else math.inf
-
-    # The likelihood has a ridge towards mu -> -inf (the power-law limit) where Nelder-Mead
-    # drifts; so start from the best point of a profile over ln(sigma): for a fixed sigma the
-    # negative log-likelihood is convex in mu (log Phi is concave), found by Brent.
-    m0, lns0 = float(lx.mean()), math.log(max(float(lx.std()), 1e-3))
-    best = (nll(np.array([m0, lns0])), m0, lns0)
-    for lns in lns0 + np.linspace(-3.0, 6.0, 28):
-        prof = optimize.minimize_scalar(
-            lambda mu, lns=lns: nll(np.array([mu, lns])), bracket=(m0, m0 - math.exp(lns))
-        )
-        if prof.fun < best[0]:
-            best = (float(prof.fun), float(prof.x), float(lns))
-    # on the ridge Nelder-Mead never meets xatol: cap it (the likelihood changes by < 1e-9 there)
-    res = _minimize_restarts(nll, np.array(best[1:]), restarts=1, options=_NM_RIDGE)
-    mu, sig = float(res[0]), math.exp(float(res[1]))
-    ll = -lx - math.log(sig) - 0.5 * _LOG_2PI - (lx - mu) ** 2 / (2 * sig * sig)
-    return (mu, sig), ll - log_mass(mu, sig)
-
-
-def _upper_gamma_log_cf(s: float, c: float) -> float:
-    """``ln Gamma(s, c)`` by its continued fraction (modified Lentz; Numerical Recipes, 3rd ed.,
-    eq. 6.2.7), valid for any real ``s`` and fast for ``c > 1``."""
-    tiny = 1e-300
-    b = c + 1.0 - s
-    cc = 1.0 / tiny
-    d = 1.0 / b
-    h = d
-    for i in range(1, 500):
-        an = -i * (i - s)
-        b += 2.0
-        d = an * d + b
-        d = d if abs(d) > tiny else tiny
-        cc = b + an / cc
-        cc = cc if abs(cc) > tiny else tiny
-        d = 1.0 / d
-        delta = d * cc
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return -c + s * math.log(c) + math.log(h) if h > 0 else math.nan
-
-
-def _upper_gamma_log(s: float, c: float) -> float:
-    """``ln Gamma(s, c)`` for ``s <= 0``: continued fraction for ``c > 1.5``, else the recurrence
-    ``Gamma(a, c) = (Gamma(a+1, c) - c^a e^-c) / a`` from ``a = s + k`` in (0, 1]
-    (``scipy.special.gammaincc``); NaN where that loses precision (``s`` within 1e-6 of an
-    integer), so the caller integrates."""
-    if c > 1.5:
-        return _upper_gamma_log_cf(s, c)
-    k = math.ceil(-s) if s < 0 else 0
-    a = s + k
-    if a < 1e-6 or (a > 1.0 - 1e-6 and k > 0):
-        return math.nan
-    g = float(special.gammaincc(a, c) * special.gamma(a))
-    ec = math.exp(-c)
-    for _ in range(k):
-        a -= 1.0
-        g = (g - c**a * ec) / a
-    return math.log(g) if g > 0 else math.nan
+    lny = np.log(t.x / t.xmin)
+    top = math.inf if t.xmax is None else math.log(t.xmax / t.xmin)
+    m = np.array([float(lny.mean()), float((lny * lny).mean())])
+    var = max(m[1] - m[0] ** 2, 1e-6 * max(m[1], 1e-300))
+    start = np.array([-m[0] / var, 0.5 / var])  # the untruncated normal's moments
+    lower = np.array([-math.inf, _LN_TH2_MIN])
+    th, a = _newton_family(m, top, _LN_STAT, start, lower)
+    sig2 = 0.5 / th[1]
+    mu = math.log(t.xmin) - th[0] * sig2
+    ll = -np.log(t.x) - th[0] * lny - th[1] * lny * lny - a
+    return (mu, math.sqrt(sig2)), ll
 
 
 def _tpl_log_norm(alpha: float, c: float, lnymax: float | None) -> float:
-    """``ln Z`` of the truncated power law in units of xmin (``c = Lambda * xmin``).
-
-    ``Z = int_1^ymax y^-alpha e^(-c y) dy = e^-c int_0^ln(ymax) e^(-(alpha-1)t - c(e^t-1)) dt``.
-
-    Untruncated: ``Z = c^(alpha-1) Gamma(1-alpha, c)`` (:func:`_upper_gamma_log`), else or where
-    that loses precision, adaptive quadrature (relative accuracy 1e-11).
-    """
-    b = alpha - 1.0
-    if lnymax is None:
-        lg = _upper_gamma_log(-b, c)
-        if math.isfinite(lg):
-            return lg + b * math.log(c)
-
-    def f(v: float) -> float:
-        return math.exp(-b * v - c * math.expm1(v)) if v < 700 else 0.0
-
-    top = math.inf if lnymax is None or lnymax > 50.0 else lnymax  # e^-c(e^50) is 0 for c > 1e-19
-    val, _ = integrate.quad(f, 0.0, top, epsabs=0.0,
-                            epsrel=1e-11, limit=200)  # fmt: skip
-    return -c + math.log(val) if val > 0 else math.inf
+    """``ln Z`` of the truncated power law in units of xmin (``c = Lambda * xmin``):
+    ``Z = int_1^ymax y^-alpha e^(-c y) dy = e^-c int_0^ln(ymax) e^(-(alpha-1)t - c expm1(t)) dt``,
+    the last by the composite Gauss-Legendre rule of :func:`_log_partition`."""
+    top = math.inf if lnymax is None else lnymax
+    return -c + _log_partition(np.array([alpha - 1.0, c]), top, _TPL_STAT)[0]
 
 
 def _truncated_power_law(t: _Tail, alpha0: float) -> tuple[tuple[float, ...], NDArray[np.float64]]:
-    y = t.x / t.xmin
-    lny = np.log(y)
-    n, s_lny, s_y = t.n, float(lny.sum()), float(y.sum())
-    lnymax = None if t.xmax is None else math.log(t.xmax / t.xmin)
-
-    def nll(p: NDArray[np.float64]) -> float:
-        alpha, c = 1.0 + math.exp(p[0]), math.exp(p[1])
-        try:
-            v = alpha * s_lny + c * s_y + n * _tpl_log_norm(alpha, c, lnymax)
-        except (OverflowError, ValueError, ZeroDivisionError):
-            return math.inf
-        return v if math.isfinite(v) else math.inf
-
-    start = np.array([math.log(max(alpha0 - 1.0, 1e-3)), math.log(1.0 / float(y.mean()))])
-    res = _minimize_restarts(nll, start)
-    alpha, c = 1.0 + math.exp(float(res[0])), math.exp(float(res[1]))
-    ll = -alpha * lny - c * y - math.log(t.xmin) - _tpl_log_norm(alpha, c, lnymax)
-    return (alpha, c / t.xmin), ll
+    lny = np.log(t.x / t.xmin)
+    h = np.expm1(lny)
+    top = math.inf if t.xmax is None else math.log(t.xmax / t.xmin)
+    m = np.array([float(lny.mean()), float(h.mean())])
+    lower = np.array([_TPL_B_MIN, _TPL_C_MIN])
+    # from the power law (Lambda -> 0); if the optimum has Lambda > 0 Newton leaves the bound
+    th, a = _newton_family(m, top, _TPL_STAT, np.array([alpha0 - 1.0, _TPL_C_MIN]), lower)
+    ll = -np.log(t.x) - th[0] * lny - th[1] * h - a
+    if th[1] <= _TPL_C_MIN:
+        # the maximum is the power law itself (Lambda -> 0): report it as such, so that the
+        # ratio is exactly 0 instead of the ratio of two round-off-sized sums
+        ll_pl = _power_law_ll(t, alpha0)
+        if float(ll_pl.sum()) >= float(ll.sum()) - 1e-12 * max(1.0, abs(float(ll.sum()))):
+            return (alpha0, _TPL_C_MIN / t.xmin), ll_pl
+    return (1.0 + float(th[0]), float(th[1]) / t.xmin), ll
 
 
 def vuong(
@@ -404,10 +463,12 @@ def compare_tail(evals: ArrayLike, fit: PowerLawFit) -> TailComparison:
     -----
     Densities on the tail, each normalised on ``[xmin, xmax]`` (Clauset et al. 2009, Table 2.1):
     truncated power law :math:`\propto x^{-\alpha} e^{-\Lambda x}` (``alpha > 1``, ``Lambda > 0``
-    as in ``powerlaw`` 1.x; the normaliser by quadrature), exponential
-    :math:`\propto e^{-\Lambda x}` (closed-form MLE), stretched exponential
+    as in ``powerlaw`` 1.x; at ``Lambda -> 0`` it is reported as the power law, ``R = 0``),
+    exponential :math:`\propto e^{-\Lambda x}` (closed-form MLE), stretched exponential
     :math:`\propto (\Lambda x)^{\beta-1} e^{-(\Lambda x)^\beta}` (``Lambda`` profiled out in
-    closed form), lognormal (a normal in :math:`\ln x` cut at :math:`\ln x_{min}`). Then
+    closed form), lognormal (a normal in :math:`\ln x` cut at :math:`\ln x_{min}`). The
+    truncated power law and the lognormal are exponential families in :math:`\ln(x/x_{min})`,
+    fitted by projected Newton (convex), their normalisers by a Gauss-Legendre rule. Then
     :func:`vuong`. ``best_fit``: the power law unless an alternative has ``R < 0`` and
     ``p <= P_THRESHOLD``; then the one with the most negative ``R``.
 
