@@ -25,10 +25,8 @@ TABLE_COLUMNS = (
     "phase",
     "mp_softrank",
     "num_spikes",
-    "log_spectral_norm",
     "stable_rank",
     "hard_rank",
-    "entropy",
     "status",
 )
 
@@ -67,7 +65,7 @@ def report_renderable(report: Report, *, show_all: bool = False) -> Any:
             c,
             justify="left" if c in ("name", "kind", "phase", "status") else "right",
             overflow="fold",
-            no_wrap=c == "name",
+            no_wrap=c in ("name", "kind", "phase"),
         )
     for _, row in rows.iterrows():
         style = (

@@ -166,7 +166,8 @@ def analyze(
     if not quiet:
         from rich.console import Console
 
-        Console(width=max(Console().width, 160)).print(report_renderable(report, show_all=show_all))
+        width = None if sys.stdout.isatty() else 220  # a pipe or a file: room for every column
+        Console(width=width).print(report_renderable(report, show_all=show_all))
 
 
 @main.command()
