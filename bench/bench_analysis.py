@@ -54,6 +54,32 @@ def engine_seconds(path: Path) -> float:
     return time.perf_counter() - start
 
 
+def stage_ms_per_layer(matrices: list[np.ndarray]) -> dict[str, float]:
+    """Mean time per layer of each stage after the ESD (milliseconds)."""
+    from htsr.fit.alternatives import compare_tail
+    from htsr.fit.mp import fit_mp
+    from htsr.fit.powerlaw import fit_power_law
+    from htsr.phases import classify_layer
+    from htsr.spectrum import esd
+
+    spectra = [esd(w) for w in matrices]
+    times: dict[str, float] = {}
+
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        out = [fn(s) for s in spectra]
+        times[name] = round((time.perf_counter() - start) / len(spectra) * 1e3, 2)
+        return out
+
+    fits = timed("power_law", lambda s: fit_power_law(s.evals))
+    by_id = {id(s): f for s, f in zip(spectra, fits, strict=True)}
+    timed("alternatives", lambda s: compare_tail(s.evals, by_id[id(s)]))
+    mps = timed("mp", lambda s: fit_mp(s.evals, s.N, s.M))
+    mp_by_id = {id(s): m for s, m in zip(spectra, mps, strict=True)}
+    timed("phase", lambda s: classify_layer(s, mp=mp_by_id[id(s)], power_law=by_id[id(s)]))
+    return times
+
+
 def analysis_seconds(path: Path, **options: object) -> float:
     start = time.perf_counter()
     htsr.analyze(path, **options)
@@ -74,6 +100,7 @@ def main() -> None:
         base = min(baseline_seconds(matrices) for _ in range(args.repeats))
         full = min(analysis_seconds(path) for _ in range(args.repeats))
         engine = min(engine_seconds(path) for _ in range(args.repeats))
+        stages = stage_ms_per_layer(matrices)
     result = {
         "model": "all-MiniLM-L6-v2",
         "layers": len(matrices),
@@ -84,6 +111,7 @@ def main() -> None:
         "analysis_s": round(full, 4),
         "ratio": round(full / base, 3),
         "columns": len(report.layers.columns),
+        "stage_ms_per_layer": stages,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "analysis.json").write_text(json.dumps(result, indent=1))
