@@ -247,6 +247,20 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "status", "string", "", "ok, skipped: <reason> or error: <reason>", "DESIGN.md section 4"
     ),
+    Column(
+        "group",
+        "string",
+        "",
+        "mixture-of-experts group: the name with the expert index replaced by *",
+        "htsr.layers.expert_group; docs/engine.md",
+    ),
+    Column(
+        "note",
+        "string",
+        "",
+        "why a fused projection was analysed whole",
+        "htsr.layers.split_parts; docs/engine.md",
+    ),
 )
 
 COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
