@@ -7,6 +7,7 @@ an interrupt or an error cancels every pending task and shuts an own pool down a
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _CONTROLLER: Any = None
+_PIN_LOCK = threading.Lock()
+_PIN_DEPTH = 0
+_PIN_LIMITER: Any = None
 
 
 @contextmanager
@@ -26,14 +30,27 @@ def pinned_blas() -> Iterator[None]:
     relative between a 2-thread serial run and 1-thread workers. Pinning every run to one
     thread makes them bit-identical; oversubscribed OpenBLAS was also up to 12x slower in
     parallel runs (DESIGN.md section 5). The controller is built once per process (~1.6 ms).
+    BLAS thread limits are process-wide, so the blocks of concurrent threads (a thread pool,
+    a Dask worker with several threads) share one limit, set by the first to enter and
+    restored by the last to leave.
     """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
+    global _CONTROLLER, _PIN_DEPTH, _PIN_LIMITER
+    with _PIN_LOCK:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
+            _CONTROLLER = ThreadpoolController()
+        if _PIN_DEPTH == 0:
+            _PIN_LIMITER = _CONTROLLER.limit(limits=1, user_api="blas")
+        _PIN_DEPTH += 1
+    try:
         yield
+    finally:
+        with _PIN_LOCK:
+            _PIN_DEPTH -= 1
+            if _PIN_DEPTH == 0:
+                _PIN_LIMITER.restore_original_limits()
+                _PIN_LIMITER = None
 
 
 def executor_iv(executor: object) -> None:
@@ -49,8 +66,13 @@ def executor_iv(executor: object) -> None:
 
 
 def _warm_worker() -> None:
-    """Process initializer: import the analysis once, before the first task arrives."""
+    """Process initializer: one BLAS thread for the worker's life, set from the thread that
+    runs the tasks; import the analysis once, before the first task arrives."""
+    from threadpoolctl import threadpool_limits
+
     import htsr.analysis  # noqa: F401
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def local_pool(executor: str | int) -> ProcessPoolExecutor:

@@ -399,7 +399,10 @@ def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[Laye
 def _analyze_pinned(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult]:
     """:func:`analyze_tensor_safely` with one BLAS thread, whichever process runs it: the
     Gram product's rounding depends on the BLAS thread count, and one thread everywhere
-    makes serial, process-pool and Dask runs bit-identical."""
+    makes serial, process-pool and Dask runs bit-identical. (Measured with the OpenBLAS 0.3.31
+    that NumPy ships: a limit set from a worker thread did not take effect, one set from the
+    main thread did, for every thread; so :func:`run_analysis` also pins the calling thread,
+    and process-pool workers pin their task thread when they start.)"""
     with pinned_blas():
         return analyze_tensor_safely(ref, options)
 
@@ -465,6 +468,24 @@ def run_analysis(
             progress(done, total, refs[i].name)
         done += 1
 
+    with pinned_blas():  # in this thread too: threads of an in-process executor follow it
+        _run_pending(refs, options, finished, keys, executor, cache)
+    if progress is not None:
+        progress(total, total, "")
+    results = [r for slot in slots if slot is not None for r in slot]
+    _warn_errors(results, source.description)
+    return results
+
+
+def _run_pending(
+    refs: list[TensorRef],
+    options: AnalysisOptions,
+    finished: Callable[[int, list[LayerResult]], None],
+    keys: dict[int, str],
+    executor: str | int | Executor | None,
+    cache: LayerCache | None,
+) -> None:
+    """Finish what metadata and the cache answer here; run the rest on the executor."""
     pending = []
     for i, ref in enumerate(refs):
         planned = plan_tensor(ref, options)
@@ -478,11 +499,6 @@ def run_analysis(
                 continue
         pending.append(i)
     run_tasks(_analyze_pinned, [(refs[i], options) for i in pending], pending, finished, executor)
-    if progress is not None:
-        progress(total, total, "")
-    results = [r for slot in slots if slot is not None for r in slot]
-    _warn_errors(results, source.description)
-    return results
 
 
 def _warn_errors(results: list[LayerResult], description: str) -> None:

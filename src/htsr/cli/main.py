@@ -62,6 +62,25 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | No
         yield update
 
 
+@contextmanager
+def _executor(jobs: int | None, dask_address: str | None) -> Iterator[Any]:
+    """``--jobs N`` processes, or a Dask cluster's executor for ``--dask ADDRESS``."""
+    if dask_address is None:
+        yield jobs
+        return
+    from htsr._optional import import_optional
+
+    distributed = import_optional("distributed", extra="dask", caller="--dask")
+    try:
+        client = distributed.Client(dask_address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise BadInput(f"--dask {dask_address}: cannot connect to the scheduler ({e})") from e
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="htsr")
 def main() -> None:
@@ -112,6 +131,25 @@ _model_arg = click.argument("model", type=click.Path(path_type=Path))
 @click.option("--randomize", is_flag=True, help="Also analyse element-shuffled matrices (traps).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes.")
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Run the layers on an existing Dask cluster (scheduler address; needs htsr[dask]).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"] + [f"cuda:{i}" for i in range(16)]),
+    help="Eigensolver on this torch device (auto: CUDA if present, else NumPy).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep finished layers here; a rerun resumes from them.",
+)
+@click.option("--max-evals", type=click.IntRange(min=1), help="Skip layers with more eigenvalues.")
+@click.option("--max-n", "max_n", type=click.IntRange(min=1), help="Skip layers with larger N.")
 @click.option("--all", "show_all", is_flag=True, help="Also show 1-D tensors in the table.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def analyze(
@@ -130,6 +168,11 @@ def analyze(
     randomize: bool,
     seed: int,
     jobs: int | None,
+    dask_address: str | None,
+    device: str | None,
+    cache_dir: Path | None,
+    max_evals: int | None,
+    max_n: int | None,
     show_all: bool,
     quiet: bool,
 ) -> None:
@@ -137,7 +180,13 @@ def analyze(
     import htsr
     from htsr.display import report_renderable
 
-    with bad_input_exits(), progress_bar(not quiet) as progress:
+    if jobs is not None and dask_address is not None:
+        raise BadInput("--jobs and --dask cannot be used together")
+    with (
+        bad_input_exits(),
+        progress_bar(not quiet) as progress,
+        _executor(jobs, dask_address) as ex,
+    ):
         report = htsr.analyze(
             model,
             layers=layers,
@@ -149,8 +198,12 @@ def analyze(
             conv_layout=conv_layout,
             randomize=randomize,
             rng=seed,
-            executor=jobs,
+            executor=ex,
             progress=progress,
+            device=device,
+            cache=cache_dir,
+            max_evals=max_evals,
+            max_N=max_n,
         )
     if csv_path is not None:
         report.to_csv(csv_path)
