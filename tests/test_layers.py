@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -218,3 +219,23 @@ def test_expert_group() -> None:
     assert expert_group("experts.0.fc.weight") == "experts.*.fc.weight"
     assert expert_group("model.layers.3.block_sparse_moe.gate.weight") is None
     assert expert_group("num_experts.0.weight") is None
+
+
+def test_moe_experts_grouped(rng: np.random.Generator) -> None:
+    import htsr
+
+    scales = {0: 1.0, 1: 2.0, 2: 4.0}
+    model = {
+        f"model.layers.0.moe.experts.{i}.w1.weight": s * rng.standard_normal((80, 40))
+        for i, s in scales.items()
+    }
+    model["model.layers.0.moe.gate.weight"] = rng.standard_normal((40, 12))
+    report = htsr.analyze(model)
+    assert report.layers["group"].tolist()[:3] == ["model.layers.0.moe.experts.*.w1.weight"] * 3
+    assert pd.isna(report.layers["group"].iloc[3])
+    groups = report.groups
+    assert groups.index.tolist() == ["model.layers.0.moe.experts.*.w1.weight"]
+    experts = report.layers.iloc[:3]
+    assert groups["num_layers"].iloc[0] == 3
+    np.testing.assert_allclose(groups["log_norm"].iloc[0], experts["log_norm"].mean())
+    np.testing.assert_allclose(groups["alpha"].iloc[0], experts["alpha"].mean())

@@ -108,6 +108,13 @@ class Report:
         return cls(layers, summarize(layers), source, esds, {r.name: r for r in results})
 
     @property
+    def groups(self) -> pd.DataFrame:
+        """Per-group means of the mixture-of-experts groups (:func:`htsr.groups.group_summary`)."""
+        from htsr.groups import group_summary
+
+        return group_summary(self.layers)
+
+    @property
     def analysed(self) -> pd.DataFrame:
         """The rows whose status is ``ok``."""
         return self.layers[self.layers["status"] == "ok"]
