@@ -273,15 +273,17 @@ def plan_tensor(ref: TensorRef, options: AnalysisOptions) -> list[PlannedRow]:
 
 def _spectra(array: np.ndarray, layer: Layer, options: AnalysisOptions) -> list[Spectrum]:
     slices = layer.slices(array)
-    kwargs = {
-        "solver_dtype": options.solver_dtype,
-        "stored_dtype": layer.dtype,
-        "name": layer.name,
-        "device": options.device,
-    }
-    if options.pool or slices.shape[0] == 1:
-        return [esd(slices, **kwargs)]
-    return [esd(s, **kwargs) for s in slices]
+    matrices = [slices] if options.pool or slices.shape[0] == 1 else list(slices)
+    return [
+        esd(
+            m,
+            solver_dtype=options.solver_dtype,
+            stored_dtype=layer.dtype,
+            name=layer.name,
+            device=options.device,
+        )
+        for m in matrices
+    ]
 
 
 def _compute(array: np.ndarray, planned: PlannedRow, options: AnalysisOptions) -> list[CachedPart]:

@@ -97,6 +97,8 @@ def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
     if matrix.shape[0] < matrix.shape[1]:
         matrix = matrix.T
     rows, cols = matrix.shape
+    if solver_dtype == np.float64:
+        return _gram_lower(matrix)
     if rows <= _ROW_BLOCK or matrix.dtype == solver_dtype:
         block = np.asarray(matrix, dtype=solver_dtype)
         product: np.ndarray = block.T @ block
@@ -105,6 +107,28 @@ def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
     for start in range(0, rows, _ROW_BLOCK):
         block = np.asarray(matrix[start : start + _ROW_BLOCK], dtype=solver_dtype)
         gram += block.T @ block
+    return gram
+
+
+def _gram_lower(matrix: np.ndarray) -> np.ndarray:
+    """The lower triangle of ``A^T A`` in float64 (upper triangle zero), by BLAS ``dsyrk``.
+
+    ``eigvalsh`` reads only the lower triangle, and ``dsyrk`` computes only that triangle:
+    half the multiply-adds of ``A.T @ A`` (measured ~25% less time than the full product on
+    1536 x 384, one BLAS thread). A C-ordered ``(rows, cols)`` block is handed to BLAS as the
+    Fortran-ordered ``(cols, rows)`` matrix ``B = A^T`` without a copy, and ``B B^T = A^T A``.
+    """
+    from scipy.linalg.blas import dsyrk
+
+    rows = matrix.shape[0]
+    gram: np.ndarray | None = None
+    for start in range(0, rows, _ROW_BLOCK):
+        block = np.ascontiguousarray(matrix[start : start + _ROW_BLOCK], dtype=np.float64)
+        if gram is None:
+            gram = dsyrk(1.0, block.T, trans=0, lower=1)
+        else:
+            gram = dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=1, overwrite_c=1)
+    assert gram is not None
     return gram
 
 
@@ -224,7 +248,7 @@ def gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
-    evals: np.ndarray = np.linalg.eigvalsh(grams).astype(np.float64, copy=False)
+    evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
     return evals
 
 
