@@ -131,7 +131,7 @@ _OUTPUT = [
     click.option(
         "--plots",
         "plots_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         help="Write model.png and layers/<layer>.png here (needs htsr[plot]).",
     ),
 ]
@@ -219,6 +219,22 @@ def analyze(
     data_on_stdout = "-" in (str(csv_path), str(json_path))
     if not quiet:
         print_report(report, columns=chosen, show_all=show_all, to_stderr=data_on_stdout)
+
+
+# -- show -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("report_path", metavar="REPORT", type=click.Path(path_type=Path))
+@_options(_DISPLAY[:2])
+def show(report_path: Path, columns: str | None, show_all: bool) -> None:
+    """Print a saved report (from --json, --csv or Report.to_parquet) as analyze does."""
+    from htsr.report.report import load_report
+
+    chosen = parse_columns(columns)
+    with bad_input_exits():
+        report = load_report(report_path)
+    print_report(report, columns=chosen, show_all=show_all)
 
 
 # -- describe --------------------------------------------------------------------------------
