@@ -78,6 +78,8 @@ def shorten_name(name: str, width: int) -> str:
     short = ".".join(parts)
     if len(short) <= width:
         return short
+    if index > 0 and len(ELLIPSIS + ".".join(parts[index:])) <= width:
+        return ELLIPSIS + ".".join(parts[index:])
     keep = max(width - 1, 1)
     right = max(keep - keep // 3, 1)
     return short[: keep - right] + ELLIPSIS + short[len(short) - right :]
