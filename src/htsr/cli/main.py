@@ -8,8 +8,9 @@ on stderr; 130 interrupted (Ctrl-C), leaving no half-written output file.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -78,7 +79,7 @@ def print_report(
 # -- analyze ---------------------------------------------------------------------------------
 # Options by group, so that a new option is one line in the right list.
 
-_SELECTION = [
+_SELECTION: list[Callable[[Any], Any]] = [
     click.option("--layers", help="Regex: analyse only tensors whose name matches."),
     click.option("--exclude", help="Regex: skip tensors whose name matches."),
     click.option("--kind", "kinds", multiple=True, help="Only this layer kind (repeatable)."),
@@ -87,7 +88,7 @@ _SELECTION = [
     ),
     click.option("--no-pool", is_flag=True, help="One row per convolution slice."),
 ]
-_COMPUTATION = [
+_COMPUTATION: list[Callable[[Any], Any]] = [
     click.option(
         "--solver",
         type=click.Choice(["float64", "float32"]),
@@ -109,7 +110,7 @@ _COMPUTATION = [
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize."),
     click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes."),
 ]
-_OUTPUT = [
+_OUTPUT: list[Callable[[Any], Any]] = [
     click.option(
         "--csv",
         "csv_path",
@@ -135,7 +136,7 @@ _OUTPUT = [
         help="Write model.png and layers/<layer>.png here (needs htsr[plot]).",
     ),
 ]
-_DISPLAY = [
+_DISPLAY: list[Callable[[Any], Any]] = [
     click.option(
         "--columns",
         "columns",
@@ -146,8 +147,13 @@ _DISPLAY = [
 ]
 
 
-def _options(*groups: list[Any]) -> Any:
-    def decorate(f: Any) -> Any:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _options(*groups: list[Callable[[_F], _F]]) -> Callable[[_F], _F]:
+    """Apply groups of click options in the order listed (as if stacked as decorators)."""
+
+    def decorate(f: _F) -> _F:
         for group in reversed(groups):
             for option in reversed(group):
                 f = option(f)
