@@ -186,7 +186,7 @@ def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[s
     r = compare_randomized(spectrum.evals, rand_evals, N=spectrum.N, M=spectrum.M)
     return {
         "rand_lambda_max": r.rand_lambda_max,
-        "rand_distance": r.rand_distance,
+        "rand_log_w1": r.rand_distance,
         "num_traps": r.num_traps,
     }
 
@@ -330,7 +330,7 @@ def analyze(
         ``skip``: a failing layer gets ``status="error: ..."``; ``raise``: re-raise (debugging).
     randomize : bool, default False
         Also analyse each matrix with its elements shuffled (``rand_lambda_max``,
-        ``rand_distance``, ``num_traps``: correlation traps).
+        ``rand_log_w1``, ``num_traps``: correlation traps).
     rng : numpy.random.Generator, int or None
         Seeds the shuffles. Each layer's generator is derived from one draw of ``rng`` and the
         layer's name, so the same seed gives the same numbers whatever the executor.

@@ -106,7 +106,7 @@ def test_randomize_and_jobs(small_model: Path, tmp_path: Path) -> None:
     parallel = pd.read_csv(out)
     assert CliRunner().invoke(main, args).exit_code == 0
     pd.testing.assert_frame_equal(parallel, pd.read_csv(out))
-    assert parallel.rand_distance.notna().sum() == 2
+    assert parallel.rand_log_w1.notna().sum() == 2
 
 
 def test_verdict_first_then_table_then_summary(small_model: Path) -> None:

@@ -103,7 +103,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "xmin",
         "float64",
         "ESD",
-        "start of the tail: the candidate with the smallest KS distance D",
+        "start of the tail: the candidate with the smallest KS distance D "
+        "(ESD units; WeightWatcher's xmin is N times larger)",
         f"{_CSN}, Section 3.3",
         html=True,
     ),
@@ -167,7 +168,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "sigma_mp",
         "float64",
         "",
-        "element scale of the fitted Marchenko-Pastur bulk",
+        "element scale sigma of the fitted Marchenko-Pastur bulk, in units of W's entries "
+        "(WeightWatcher's sigma_mp is on the ESD rescaled to mean 1)",
         "docs/rmt.md",
     ),
     Column(
@@ -181,7 +183,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "num_spikes",
         "float64",
         "",
-        "eigenvalues above lambda_plus + c * tw (Tracy-Widom margin)",
+        "eigenvalues above lambda_plus + c * tw (Tracy-Widom margin, htsr.fit.mp.TW_MARGIN); "
+        "WeightWatcher counts above a wider margin, so its count is lower or equal",
         f"{_DEFS}; docs/rmt.md",
         table=7,
         html=True,
@@ -191,7 +194,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "mp_softrank",
         "float64",
         "",
-        "lambda_plus / lambda_max (ESD units)",
+        "lambda_plus / lambda_max (the same ratio as WeightWatcher's; lambda_plus from "
+        "htsr's MP fit, not WeightWatcher's density fit)",
         f"{_JMLR}, Section 5; {_DEFS}",
         table=7,
         summary=True,
@@ -215,10 +219,11 @@ FIT_COLUMNS: tuple[Column, ...] = (
         f"{_DEFS}; Martin & Mahoney, SDM 2020",
     ),
     Column(
-        "rand_distance",
+        "rand_log_w1",
         "float64",
         "decades",
-        "Wasserstein-1 distance between the log10 ESDs of W and of shuffled W",
+        "Wasserstein-1 distance between the log10 ESDs of W and of shuffled W "
+        "(WeightWatcher's rand_distance is a Jensen-Shannon distance: not the same)",
         "docs/rmt.md",
         table=6,
     ),
