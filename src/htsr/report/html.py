@@ -179,7 +179,7 @@ def _summary(report: Report) -> tuple[str, list[list[str]], list[list[str]]]:
     verdict = _text(summary.pop("verdict", ""))
     phases = [f"num_{p}" for p in Phase]
     main_keys = [k for k in SUMMARY_MAIN if k in summary]
-    main_keys += [k for k in phases if k in summary and summary[k]]  # phases present
+    main_keys += [k for k in phases if summary.get(k)]  # phases present
     main = [[k, format_value(summary[k])] for k in main_keys]
     details = [[k, format_value(v)] for k, v in summary.items() if k not in main_keys]
     return verdict, main, details
@@ -287,9 +287,7 @@ def _json_block(data: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def report_html(
-    report: Report, *, figures: bool = True, progress: Progress | None = None
-) -> str:
+def report_html(report: Report, *, figures: bool = True, progress: Progress | None = None) -> str:
     """The report as one self-contained HTML document.
 
     Parameters
