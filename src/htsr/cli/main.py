@@ -107,7 +107,18 @@ _model_arg = click.argument("model", type=click.Path(path_type=Path))
     "--plots",
     "plots_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write model.png and layers/<layer>.png here (needs htsr[plot]).",
+    help="Write model.<format> and layers/<layer>.<format> here (needs htsr[plot]).",
+)
+@click.option(
+    "--format",
+    "plot_format",
+    type=click.Choice(["png", "svg", "pdf"]),
+    default="png",
+    show_default=True,
+    help="File format of --plots.",
+)
+@click.option(
+    "--dpi", type=click.IntRange(min=10), default=100, show_default=True, help="Resolution of --plots."
 )
 @click.option("--randomize", is_flag=True, help="Also analyse element-shuffled matrices (traps).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize.")
@@ -127,6 +138,8 @@ def analyze(
     json_path: Path | None,
     html_path: Path | None,
     plots_dir: Path | None,
+    plot_format: str,
+    dpi: int,
     randomize: bool,
     seed: int,
     jobs: int | None,
@@ -156,13 +169,14 @@ def analyze(
         report.to_csv(csv_path)
     if json_path is not None:
         report.to_json(json_path)
-    with bad_input_exits():
-        if html_path is not None:
-            report.to_html(html_path)
-        if plots_dir is not None:
-            from htsr.plots import save_figures
+    if html_path is not None:
+        with bad_input_exits(), progress_bar(not quiet) as progress:
+            report.to_html(html_path, progress=progress)
+    if plots_dir is not None:
+        from htsr.plots import save_figures
 
-            save_figures(report, plots_dir)
+        with bad_input_exits(), progress_bar(not quiet) as progress:
+            save_figures(report, plots_dir, fmt=plot_format, dpi=dpi, progress=progress)
     if not quiet:
         from rich.console import Console
 

@@ -35,11 +35,27 @@ def num_bins(n: int) -> int:
 
 
 def _round(values: Any) -> list[float | None]:
-    """Finite values rounded to :data:`DIGITS` significant digits; None for the others."""
-    out: list[float | None] = []
-    for v in np.asarray(values, dtype=np.float64).ravel().tolist():
-        out.append(float(f"{v:.{DIGITS}g}") if math.isfinite(v) else None)
-    return out
+    """Values rounded to :data:`DIGITS` significant digits (short in JSON); None if not finite.
+
+    Vectorised: ``round(x * 10^e) / 10^e`` with ``e = DIGITS - 1 - floor(log10 |x|)`` (a division
+    by an exact power of ten for ``e >= 0``, a multiplication otherwise), whose shortest ``repr``
+    has at most :data:`DIGITS` significant digits.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    finite = np.isfinite(x)
+    out = np.where(finite, x, 0.0)
+    nonzero = out != 0
+    e = np.zeros(out.shape)
+    e[nonzero] = DIGITS - 1 - np.floor(np.log10(np.abs(out[nonzero])))
+    e = np.clip(e, -300, 300)
+    up = e >= 0
+    scale = 10.0 ** np.abs(e)
+    out = np.where(up, np.round(out * scale) / scale, np.round(out / scale) * scale)
+    rounded: list[float | None] = out.tolist()
+    if not finite.all():
+        for i in np.flatnonzero(~finite):
+            rounded[i] = None
+    return rounded
 
 
 def _positive(evals: np.ndarray) -> np.ndarray:

@@ -221,8 +221,8 @@ def page_data(
     status = rows["status"].astype(str).tolist() if len(rows) else []
     sections = []
     analysed = [i for i, s in enumerate(status) if s == "ok"]
-    for done, i in enumerate(analysed, start=1):
-        row = rows.iloc[i]
+    records = rows.iloc[analysed].to_dict("records") if analysed else []
+    for done, (i, row) in enumerate(zip(analysed, records, strict=True), start=1):
         name = str(row["name"])
         section: dict[str, Any] = {
             "row": i,
@@ -231,7 +231,7 @@ def page_data(
             "warning": _text(row.get("warning")),
             "alpha": _json_number(row.get("alpha")),
             "D": _json_number(row.get("D")),
-            "metrics": {m: _json_number(row.get(m)) for m in MODEL_METRICS if m in rows.columns},
+            "metrics": {m: _json_number(row.get(m)) for m in MODEL_METRICS if m in row},
             "facts": [[str(k), format_value(v)] for k, v in row.items()],
         }
         if figures:

@@ -181,7 +181,7 @@
       ctx.save(); ctx.strokeStyle = COLORS.spike; ctx.lineWidth = 2 * r;
       spikes.forEach((s) => { if (s <= right) { const x = u.valToPos(s, "x", true); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y - 12 * r); ctx.stroke(); } });
       const beyond = spikes.filter((s) => s > right).length;
-      if (beyond) { ctx.fillStyle = COLORS.spike; ctx.font = (11 * r) + "px system-ui, sans-serif"; const t = "+" + beyond + " spikes beyond view"; ctx.fillText(t, u.bbox.left + u.bbox.width - ctx.measureText(t).width - 4 * r, u.bbox.top + 40 * r); }
+      if (beyond) { ctx.fillStyle = COLORS.spike; ctx.font = (11 * r) + "px system-ui, sans-serif"; const t = "+" + beyond + " spikes beyond view"; ctx.fillText(t, u.bbox.left + u.bbox.width - ctx.measureText(t).width - 4 * r, u.bbox.top + u.bbox.height * 0.45); }
       ctx.restore();
     }] } };
     chart(target, {
