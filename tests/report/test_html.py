@@ -57,7 +57,7 @@ def _sha(text: str) -> str:
 def test_self_contained_with_strict_csp(page: str) -> None:
     for attr, value in re.findall(r'\b(src|href)="([^"]*)"', page):
         assert value.startswith(("data:", "#")), (attr, value[:60])
-    assert "<link rel=\"stylesheet\"" not in page and "<script src" not in page
+    assert '<link rel="stylesheet"' not in page and "<script src" not in page
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
     assert csp is not None
     policy = dict(p.strip().split(" ", 1) for p in csp.group(1).split(";"))

@@ -139,7 +139,9 @@ def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: 
 
     # hovering the alpha chart names the layer under the cursor
     over = driver.find_element(By.CSS_SELECTOR, "#model-alpha .u-over")
-    ActionChains(driver).move_to_element_with_offset(over, -over.size["width"] // 2 + 2, 0).perform()
+    ActionChains(driver).move_to_element_with_offset(
+        over, -over.size["width"] // 2 + 2, 0
+    ).perform()
     readout = driver.find_element(By.ID, "model-readout").text
     assert readout.startswith("#0") and str(matrices["name"].iloc[0]) in readout
 
@@ -155,7 +157,11 @@ def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: 
     assert len(painted) == 3 * len(analysed), painted
     assert min(painted) > 0.01, painted
     # the series are there: the fit line and the randomized ESD in the legends
-    legends = _js(driver, "return Array.from(document.querySelectorAll('details.layer .u-legend')).map(l => l.textContent);")
+    legends = _js(
+        driver,
+        "return Array.from(document.querySelectorAll('details.layer .u-legend'))"
+        ".map(l => l.textContent);",
+    )
     assert sum("power law" in t for t in legends) >= len(analysed)
     assert sum("randomized" in t for t in legends) == len(analysed)
 
@@ -182,7 +188,11 @@ def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: 
     name_box = driver.find_element(By.ID, "filter-name")
     name_box.send_keys("mlp")
     assert _visible(driver, "#layers tbody tr") == int(matrices["name"].str.contains("mlp").sum())
-    _js(driver, "const b = document.getElementById('filter-name'); b.value = ''; b.dispatchEvent(new Event('input'));")
+    _js(
+        driver,
+        "const b = document.getElementById('filter-name'); b.value = '';"
+        "b.dispatchEvent(new Event('input'));",
+    )
     assert _visible(driver, "#layers tbody tr") == len(matrices)
 
     # screenshot for CI artifacts and for people

@@ -118,7 +118,11 @@ _model_arg = click.argument("model", type=click.Path(path_type=Path))
     help="File format of --plots.",
 )
 @click.option(
-    "--dpi", type=click.IntRange(min=10), default=100, show_default=True, help="Resolution of --plots."
+    "--dpi",
+    type=click.IntRange(min=10),
+    default=100,
+    show_default=True,
+    help="Resolution of --plots.",
 )
 @click.option("--randomize", is_flag=True, help="Also analyse element-shuffled matrices (traps).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from htsr.plots.layer import plot_layer
 from htsr.plots.model import model_frame, plot_model
@@ -59,25 +59,13 @@ def save_figures(
     total = len(names) + 1
     if progress is not None:
         progress(1, total, written["model"].name)
-    for done, (name, file) in enumerate(
-        unique_filenames(names, suffix=f".{fmt}").items(), start=2
-    ):
-        fig = plot_layer(
-            report.result(name) if _has_result(report, name) else report.esd(name), name=name
-        )
+    for done, (name, file) in enumerate(unique_filenames(names, suffix=f".{fmt}").items(), start=2):
+        fig = plot_layer(report.result(name), name=name)
         written[name] = out / "layers" / file
         fig.savefig(written[name], dpi=dpi)
         if progress is not None:
             progress(done, total, file)
     return written
-
-
-def _has_result(report: Any, name: str) -> bool:
-    try:
-        report.result(name)
-    except (KeyError, AttributeError):
-        return False
-    return True
 
 
 __all__ = ["FORMATS", "save_figures"]

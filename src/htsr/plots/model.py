@@ -18,6 +18,7 @@ import pandas as pd
 from htsr._optional import import_optional
 from htsr.phases import Phase
 from htsr.plots.layer import _axes, _empty, _figure, _positive
+from htsr.report.html import PHASE_COLORS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -26,16 +27,6 @@ if TYPE_CHECKING:
 #: Phases of training in order of increasing self-regularization, then rank collapse
 #: (:class:`htsr.phases.Phase`); the order of legends and of the phase-count bars.
 PHASES = tuple(p.value for p in Phase)
-#: One colour per phase (cool = random-like, warm = heavy-tailed, black = collapse).
-PHASE_COLORS = {
-    Phase.RANDOM_LIKE.value: "#4c72b0",
-    Phase.BLEEDING_OUT.value: "#64b5cd",
-    Phase.BULK_SPIKES.value: "#55a868",
-    Phase.BULK_DECAY.value: "#ccb974",
-    Phase.HEAVY_TAILED.value: "#dd8452",
-    Phase.RANK_COLLAPSE.value: "#222222",
-    "unknown": "#aaaaaa",
-}
 #: Norm metrics drawn by :func:`plot_norms`, when present (docs/columns.md).
 NORM_METRICS = ("log_norm", "log_spectral_norm", "alpha_weighted", "log_alpha_norm", "stable_rank")
 #: Range of alpha of well-trained layers (JMLR 2021, Section 5.5: 2 <= alpha <= 6), shaded.

@@ -33,8 +33,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from htsr._version import __version__
 from htsr.phases import Phase
+from htsr.report.columns import COLUMNS, Column
+from htsr.report.display import format_value, shown_rows
 from htsr.report.figure_data import layer_figure_data
+from htsr.report.verdict import summary_highlights
 
 if TYPE_CHECKING:
     from htsr.report import Report
@@ -45,44 +49,14 @@ Progress = Callable[[int, int, str], None]
 #: One colour per phase (cool = random-like, warm = heavy-tailed, black = rank collapse); the
 #: HTML report and the matplotlib figures share it.
 PHASE_COLORS: dict[str, str] = {
-    Phase.RANDOM_LIKE: "#4c72b0",
-    Phase.BLEEDING_OUT: "#64b5cd",
-    Phase.BULK_SPIKES: "#55a868",
-    Phase.BULK_DECAY: "#ccb974",
-    Phase.HEAVY_TAILED: "#dd8452",
-    Phase.RANK_COLLAPSE: "#222222",
+    Phase.RANDOM_LIKE.value: "#4c72b0",
+    Phase.BLEEDING_OUT.value: "#64b5cd",
+    Phase.BULK_SPIKES.value: "#55a868",
+    Phase.BULK_DECAY.value: "#ccb974",
+    Phase.HEAVY_TAILED.value: "#dd8452",
+    Phase.RANK_COLLAPSE.value: "#222222",
     "unknown": "#aaaaaa",
 }
-#: Summary entries shown at the top, in this order, when present (plus one count per phase);
-#: every other entry goes to the details section.
-SUMMARY_MAIN = ("num_tensors", "num_analysed", "num_skipped", "num_errors", "alpha", "num_traps")
-#: Columns of the HTML table when the column registry has no ``html`` flag.
-_DEFAULT_COLUMNS = (
-    "name",
-    "kind",
-    "shape",
-    "N",
-    "M",
-    "Q",
-    "alpha",
-    "D",
-    "xmin",
-    "num_pl_spikes",
-    "phase",
-    "warning",
-    "universality",
-    "mp_softrank",
-    "num_spikes",
-    "num_traps",
-    "alpha_weighted",
-    "log_alpha_norm",
-    "log_norm",
-    "log_spectral_norm",
-    "stable_rank",
-    "entropy",
-    "hard_rank",
-    "status",
-)
 #: Metrics the model chart's second panel can show (the first present is the default).
 MODEL_METRICS = (
     "log_spectral_norm",
@@ -97,34 +71,14 @@ MODEL_METRICS = (
 _STATIC = "static"
 
 
-def _registry() -> list[Any]:
-    try:
-        from htsr.report.columns import COLUMNS
-    except ImportError:  # pragma: no cover - before the report package holds the registry
-        from htsr.columns import COLUMNS  # type: ignore[import-not-found,no-redef]
-    return list(COLUMNS)
+def html_columns(layers: pd.DataFrame) -> list[Column]:
+    """The registry's columns flagged ``html``, in registry order, when present in ``layers``."""
+    return [c for c in COLUMNS if c.html and c.name in layers.columns]
 
 
-def html_columns(layers: pd.DataFrame) -> list[Any]:
-    """The registry's columns shown in the HTML table, in registry order, when present."""
-    columns = [c for c in _registry() if c.name in layers.columns]
-    flagged = [c for c in columns if getattr(c, "html", False)]
-    if flagged:
-        return flagged
-    order = {name: i for i, name in enumerate(_DEFAULT_COLUMNS)}
-    return sorted((c for c in columns if c.name in order), key=lambda c: order[c.name])
-
-
-def format_value(value: Any) -> str:
-    """A compact string for a cell: 4 significant digits, integers as such, '-' for missing."""
-    value = _scalar(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e9:
-            return str(int(value))
-        return f"{value:.4g}"
-    return str(value)
+def format_cell(value: Any) -> str:
+    """A table cell: :func:`htsr.report.display.format_value` of the plain Python value."""
+    return format_value(_scalar(value))
 
 
 def _scalar(value: Any) -> Any:
@@ -165,23 +119,26 @@ def _text(value: Any) -> str:
 
 
 def _layer_inputs(report: Report, name: str) -> tuple[Any, Any, Any, Any]:
-    """ESD, power-law fit, MP fit and randomized ESD of one analysed layer."""
+    """ESD, power-law fit, MP fit and randomized ESD of one analysed layer.
+
+    :meth:`Report.result` answers also for a reloaded report (rebuilt from the saved ESD);
+    a report saved without its ESDs raises ``KeyError`` naming the layer.
+    """
     result = report.result(name)
-    spectrum = getattr(result, "spectrum", None)
-    evals = getattr(spectrum, "evals", None)
-    if evals is None:
-        evals = report.esd(name)
+    evals = result.spectrum.evals if result.spectrum is not None else report.esd(name)
     return evals, result.power_law, result.mp, result.rand_evals
 
 
 def _summary(report: Report) -> tuple[str, list[list[str]], list[list[str]]]:
+    """Verdict; the highlights (:func:`htsr.report.summary_highlights`) plus one count per
+    phase present; every other entry (counts of left-out values, other means) for the details.
+    """
     summary = dict(report.summary)
     verdict = _text(summary.pop("verdict", ""))
-    phases = [f"num_{p}" for p in Phase]
-    main_keys = [k for k in SUMMARY_MAIN if k in summary]
-    main_keys += [k for k in phases if summary.get(k)]  # phases present
-    main = [[k, format_value(summary[k])] for k in main_keys]
-    details = [[k, format_value(v)] for k, v in summary.items() if k not in main_keys]
+    main_keys = [k for k in summary_highlights(summary) if k != "verdict"]
+    main_keys += [k for k in (f"num_{p}" for p in Phase) if summary.get(k)]
+    main = [[k, format_cell(summary[k])] for k in main_keys]
+    details = [[k, format_cell(v)] for k, v in summary.items() if k not in main_keys]
     return verdict, main, details
 
 
@@ -204,17 +161,15 @@ def page_data(
         ``source``, ``version``, ``verdict``, ``summary``, ``details``, ``columns``, ``rows``,
         ``layers``, ``phases``, ``phase_colors``, ``metrics``, ``num_hidden``.
     """
-    from importlib.metadata import PackageNotFoundError, version
-
     layers = report.layers
-    rows = layers[layers["kind"] != "vector"].reset_index(drop=True) if len(layers) else layers
+    rows = shown_rows(report).reset_index(drop=True)
     columns = html_columns(rows)
     numeric = [not str(c.dtype).startswith("string") for c in columns]
     table = []
     for values in rows[[c.name for c in columns]].itertuples(index=False, name=None):
         table.append(
             {
-                "cells": [format_value(v) for v in values],
+                "cells": [format_cell(v) for v in values],
                 "keys": [_sort_key(v, num) for v, num in zip(values, numeric, strict=True)],
             }
         )
@@ -232,30 +187,31 @@ def page_data(
             "alpha": _json_number(row.get("alpha")),
             "D": _json_number(row.get("D")),
             "metrics": {m: _json_number(row.get(m)) for m in MODEL_METRICS if m in row},
-            "facts": [[str(k), format_value(v)] for k, v in row.items()],
+            "facts": [[str(k), format_cell(v)] for k, v in row.items()],
         }
         if figures:
-            evals, power_law, mp, rand = _layer_inputs(report, name)
-            section["fig"] = layer_figure_data(evals, power_law=power_law, mp=mp, rand_evals=rand)
+            try:
+                evals, power_law, mp, rand = _layer_inputs(report, name)
+            except KeyError as e:  # a report reloaded without its ESDs
+                section["note"] = str(e).strip("'\"")
+            else:
+                fig = layer_figure_data(evals, power_law=power_law, mp=mp, rand_evals=rand)
+                section["fig"] = fig
         sections.append(section)
         if progress is not None:
             progress(done, len(analysed), name)
     verdict, main, details = _summary(report)
     present = {s["phase"] for s in sections if s["phase"]}
-    try:
-        htsr_version = version("htsr")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        htsr_version = "unknown"
     return {
         "source": report.source,
-        "version": htsr_version,
+        "version": __version__,
         "verdict": verdict,
         "summary": main,
         "details": details,
         "columns": [
             {
                 "name": c.name,
-                "header": getattr(c, "header", c.name),
+                "header": c.header,
                 "numeric": num,
                 "tip": c.formula,
             }
@@ -350,8 +306,7 @@ def write_html(
 __all__ = [
     "MODEL_METRICS",
     "PHASE_COLORS",
-    "SUMMARY_MAIN",
-    "format_value",
+    "format_cell",
     "html_columns",
     "page_data",
     "report_html",

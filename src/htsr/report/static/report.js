@@ -205,7 +205,7 @@
     drawn.add(s.row);
     const body = el("div", "layerbody"); d.appendChild(body);
     if (s.fig) { esdChart(body, s.fig); ccdfChart(body, s.fig); mpChart(body, s.fig); }
-    else body.appendChild(el("p", "note", "This report was written without figures."));
+    else body.appendChild(el("p", "note", s.note || "This report was written without figures."));
     const facts = el("div", "factgrid");
     s.facts.forEach(([k, v]) => { const f = el("div"); f.appendChild(el("span", "k", k)); f.appendChild(el("span", "v", v)); facts.appendChild(f); });
     d.appendChild(facts);
