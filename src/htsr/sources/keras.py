@@ -116,14 +116,26 @@ def _layer_classes(config: Any, classes: dict[str, str] | None = None) -> dict[s
 
 
 def _keras3_datasets(f: Any) -> Iterator[tuple[str, str]]:
-    """``(name, dataset path)`` of a Keras 3 weights file: ``layers/a/layers/b/vars/0`` is
-    named ``a/b/vars/0``."""
+    """``(name, dataset path)`` of a Keras 3 weights file.
+
+    Keras 3 keys its groups by class (``layers/dense_1/vars/0``) and keeps the layer's own
+    name in the ``name`` attribute of the ``vars`` group; the tensor is named with the
+    layers' own names: ``head/vars/0`` (nested: ``encoder/head/vars/0``).
+    """
     found: list[tuple[str, str]] = []
 
-    def visit(name: str, obj: Any) -> None:
-        if hasattr(obj, "shape"):
-            parts = [p for p in name.split("/") if p != "layers"]
-            found.append(("/".join(parts), name))
+    def visit(path: str, obj: Any) -> None:
+        if not hasattr(obj, "shape"):
+            return
+        parts = path.split("/")
+        names, prefix = [], ""
+        for i, part in enumerate(parts[:-2]):  # the last two are "vars/<index>"
+            prefix = f"{prefix}/{part}" if prefix else part
+            if part == "layers" and i % 2 == 0:
+                continue
+            own = f[prefix]["vars"].attrs.get("name") if "vars" in f[prefix] else None
+            names.append(_text(own) if own is not None else part)
+        found.append(("/".join([*names, *parts[-2:]]), path))
 
     f.visititems(visit)
     yield from found
