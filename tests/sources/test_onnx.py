@@ -181,7 +181,7 @@ def test_external_data_outside_the_model_directory(
 
 def test_missing_external_data_iv(model_files: tuple[Path, Path], tmp_path: Path) -> None:
     (tmp_path / "model.onnx").write_bytes(model_files[1].read_bytes())
-    with pytest.raises(SourceError, match="external data file of model.onnx .* is missing") as e:
+    with pytest.raises(SourceError, match=r"external data file of model\.onnx .* is missing") as e:
         open_model(tmp_path / "model.onnx")
     assert e.value.path == str(tmp_path / "weights.bin")
 
