@@ -90,7 +90,7 @@ def test_object_dtype_is_refused_iv(tmp_path: Path) -> None:
     payload = msgpack.packb(((2,), "object", b"\x80\x04N."), use_bin_type=True)
     path = tmp_path / "forged.msgpack"
     path.write_bytes(msgpack.packb({"w": msgpack.ExtType(1, payload)}, use_bin_type=True))
-    with pytest.raises(SourceError, match="corrupt array in .msgpack file"):
+    with pytest.raises(SourceError, match=r"corrupt array in \.msgpack file"):
         open_model(path)
 
 
