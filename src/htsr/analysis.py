@@ -98,6 +98,8 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
         "shape": "x".join(map(str, ref.shape)) or "scalar",
         "dtype": ref.dtype,
     }
+    if ref.quant_type is not None:
+        row["quant_type"] = ref.quant_type
     if layer is not None:
         row |= {"N": layer.N, "M": layer.M, "Q": layer.Q, "num_slices": layer.num_slices}
     return row
@@ -105,6 +107,8 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
 
 def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -> str | None:
     """Why a tensor is not analysed, or None if it is (decided from metadata only)."""
+    if ref.unreadable is not None:
+        return ref.unreadable
     if layer is None:
         return f"{ref.ndim}-D tensor (bias, norm or scalar)"
     if not ref.is_float:
