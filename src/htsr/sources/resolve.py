@@ -12,6 +12,7 @@ from htsr.errors import SourceError
 from htsr.sources.base import TensorRef, naturally_sorted
 from htsr.sources.mapping import is_tensor_mapping, mapping_refs
 from htsr.sources.numpy_files import npy_refs, npz_refs
+from htsr.sources.peft import adapter_refs, is_adapter_directory
 from htsr.sources.safetensors_files import (
     read_index,
     safetensors_refs,
@@ -121,7 +122,9 @@ def _open_index(index: Path) -> ModelSource:
 
 
 def _open_directory(directory: Path) -> ModelSource:
-    """A Hugging Face ``save_pretrained`` directory, or a folder of weight files."""
+    """A Hugging Face ``save_pretrained`` directory, a PEFT adapter, or a folder of weight files."""
+    if is_adapter_directory(directory):  # LoRA updates, see htsr.sources.peft
+        return ModelSource(adapter_refs(directory), str(directory), "peft-lora")
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         if (directory / index_name).is_file():
             return _open_index(directory / index_name)
