@@ -84,6 +84,23 @@ class Comparison:
         ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
         return ranked
 
+    def to_html(self, path: str | Path, *, metric: str = "alpha") -> Path:
+        """Write one self-contained HTML page (:func:`htsr.plots.compare.comparison_html`:
+        ranked table, correlations, metric-vs-accuracy scatters with fitted lines, per-layer
+        alpha of all models, phase counts); needs ``pip install 'htsr[plot]'``."""
+        from htsr.plots.compare import comparison_html
+
+        text = comparison_html(
+            self.models,
+            self.layers,
+            self.correlations,
+            metric=metric,
+            ranking=self.ranking(metric),
+        )
+        out = Path(path)
+        out.write_text(text, encoding="utf-8")
+        return out
+
 
 # -- statistics --------------------------------------------------------------------------------
 
