@@ -100,12 +100,12 @@ def compare(
     a table ranked by --metric (best first: smaller is better for alpha and the log norms)
     and, with --accuracy, each metric's Kendall tau, Spearman rho, Pearson r, R^2 and RMSE
     against the accuracies."""
-    import htsr
+    from htsr.compare import compare as compare_models
 
     with bad_input_exits():
         name_list = None if names is None else [n.strip() for n in names.split(",")]
         with progress_bar(not quiet) as progress:
-            result = htsr.compare(
+            result = compare_models(
                 list(models),
                 names=name_list,
                 accuracies=accuracy_path,
