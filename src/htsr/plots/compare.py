@@ -79,6 +79,8 @@ def plot_layer_alpha(layers: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
         alpha = pd.to_numeric(ok.get("alpha", pd.Series(dtype=float)), errors="coerce")
         ax.plot(np.arange(len(ok)), alpha.to_numpy(dtype=float), marker="o", ms=3, label=str(name))
     ax.axhspan(2.0, 6.0, color="#55a868", alpha=0.08, lw=0)  # JMLR 2021, Sec. 5.5: 2..6
+    ticker = import_optional("matplotlib.ticker", extra="plot", caller="plot_layer_alpha")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel("analysed layer (model order)")
     ax.set_ylabel("alpha")
     ax.legend(fontsize=7, ncols=2)
@@ -118,7 +120,11 @@ def _svg(fig: Figure) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return str(frame.to_html(float_format=lambda v: f"{v:.4g}", na_rep="", border=0, escape=True))
+    return (
+        "<div class='scroll'>"
+        + str(frame.to_html(float_format=lambda v: f"{v:.4g}", na_rep="", border=0, escape=True))
+        + "</div>"
+    )
 
 
 def comparison_html(
@@ -155,7 +161,7 @@ def comparison_html(
         "body{font-family:sans-serif;margin:1.5em;max-width:1400px}"
         "table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}"
         "tr:nth-child(even){background:#f4f4f4}.grid{display:flex;flex-wrap:wrap;gap:8px}"
-        "figure{margin:0}svg{max-width:100%;height:auto}"
+        "figure{margin:0}svg{max-width:100%;height:auto}.scroll{overflow-x:auto}"
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>htsr comparison</title>"
