@@ -300,6 +300,7 @@ def describe(model: Path, min_evals: int, csv_path: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from htsr.cli.compare import compare
     from htsr.cli.experiment import experiment
     from htsr.cli.history import history
     from htsr.cli.rmt import rmt
@@ -307,6 +308,7 @@ def _register_subcommands() -> None:
     main.add_command(rmt)
     main.add_command(experiment)
     main.add_command(history)
+    main.add_command(compare)
 
 
 _register_subcommands()

@@ -16,6 +16,7 @@ from htsr.sources.keras import keras_refs
 from htsr.sources.mapping import has_array_leaf, is_tensor_mapping, mapping_refs
 from htsr.sources.numpy_files import npy_refs, npz_refs
 from htsr.sources.onnx import onnx_refs
+from htsr.sources.peft import adapter_refs, is_adapter_directory
 from htsr.sources.safetensors_files import (
     read_index,
     safetensors_refs,
@@ -136,7 +137,9 @@ def _open_index(index: Path) -> ModelSource:
 
 
 def _open_directory(directory: Path) -> ModelSource:
-    """A Hugging Face ``save_pretrained`` directory, or a folder of weight files."""
+    """A Hugging Face ``save_pretrained`` directory, a PEFT adapter, or a folder of weight files."""
+    if is_adapter_directory(directory):  # LoRA updates, see htsr.sources.peft
+        return ModelSource(adapter_refs(directory), str(directory), "peft-lora")
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         if (directory / index_name).is_file():
             return _open_index(directory / index_name)
