@@ -136,15 +136,19 @@ def reading(path: Path | str, what: str) -> Iterator[None]:
     """Turn any failure of a reading library into a :class:`~htsr.errors.SourceError`.
 
     The one error contract of the source boundary: a reader's own errors (``HtsrError``)
-    pass unchanged; ``MemoryError`` passes (it is the machine's limit, not the file's
-    fault); every other exception of the underlying library (torch, NumPy, zipfile, zlib,
-    struct, ...) becomes ``SourceError(path, "corrupt or truncated <what> (<type>: <first
+    pass unchanged; a ``MemoryError`` (a corrupt header that declares a huge object, or a
+    tensor larger than the memory left) becomes a ``SourceError`` saying so; every other
+    exception of the underlying library (torch, NumPy, zipfile, zlib, struct, ...) becomes ``SourceError(path, "corrupt or truncated <what> (<type>: <first
     line>)")``. The library's own advice (e.g. torch's "use weights_only=False") is dropped.
     """
     try:
         yield
-    except (HtsrError, MemoryError):
+    except HtsrError:
         raise
+    except MemoryError as e:
+        raise SourceError(
+            path, f"out of memory reading this {what} (corrupt sizes, or a tensor too large)"
+        ) from e
     except Exception as e:
         raise SourceError(path, f"corrupt or truncated {what} ({_summary(e)})") from e
 
