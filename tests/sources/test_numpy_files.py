@@ -84,7 +84,7 @@ def test_corrupt_npy_headers_give_source_error(tmp_path: Path, header: str) -> N
 def test_npz_renamed_npy_and_npy_renamed_npz(tmp_path: Path) -> None:
     np.savez(tmp_path / "a.npz", w=np.ones((3, 3)))
     (tmp_path / "a.npz").rename(tmp_path / "a.npy")
-    with pytest.raises(SourceError, match="rename it .npz"):
+    with pytest.raises(SourceError, match=r"rename it \.npz"):
         open_model(tmp_path / "a.npy")
     np.save(tmp_path / "b.npy", np.ones((3, 3)))
     (tmp_path / "b.npy").rename(tmp_path / "b.npz")

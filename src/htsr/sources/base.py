@@ -138,8 +138,9 @@ def reading(path: Path | str, what: str) -> Iterator[None]:
     The one error contract of the source boundary: a reader's own errors (``HtsrError``)
     pass unchanged; a ``MemoryError`` (a corrupt header that declares a huge object, or a
     tensor larger than the memory left) becomes a ``SourceError`` saying so; every other
-    exception of the underlying library (torch, NumPy, zipfile, zlib, struct, ...) becomes ``SourceError(path, "corrupt or truncated <what> (<type>: <first
-    line>)")``. The library's own advice (e.g. torch's "use weights_only=False") is dropped.
+    exception of the underlying library (torch, NumPy, zipfile, zlib, struct, ...) becomes
+    ``SourceError(path, "corrupt or truncated <what> (<type>: <first line>)")``.
+    The library's own advice (e.g. torch's "use weights_only=False") is dropped.
     """
     try:
         yield
