@@ -116,6 +116,8 @@ def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -
         return f"{ref.ndim}-D tensor (bias, norm or scalar)"
     if isinstance(ref, UnpairedRef):  # fine-tune delta: no counterpart in the base
         return ref.reason
+    if layer.M == 0 or layer.num_slices == 0:
+        return f"empty tensor (shape {'x'.join(map(str, ref.shape))})"
     if not ref.is_float:
         return f"non-float dtype {ref.dtype}"
     if options.layers is not None and not options.layers.search(ref.name):
@@ -219,8 +221,16 @@ def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[Laye
     except Exception as e:  # a layer's unexpected failure: record it, go on
         if options.on_error == "raise":
             raise
+        return [LayerResult(ref.name, _error_row(ref, options, e))]
+
+
+def _error_row(ref: TensorRef, options: AnalysisOptions, error: Exception) -> dict[str, Any]:
+    """The row of a tensor whose analysis (or metadata) failed unexpectedly."""
+    try:
         row = _base_row(ref, layer_of(ref, options))
-        return [LayerResult(ref.name, row | {"status": f"error: {type(e).__name__}: {e}"})]
+    except Exception:  # the metadata itself is what failed: keep what is safe to show
+        row = {"name": ref.name, "kind": "other", "shape": str(ref.shape), "dtype": ref.dtype}
+    return row | {"status": f"error: {type(error).__name__}: {error}"}
 
 
 def _single_threaded_blas() -> None:
@@ -434,14 +444,24 @@ def describe(
     options = _analyze_iv(None, None, None, min_evals, "float64", conv_layout, "skip", pool)
     rows = []
     for ref in open_model(model).refs:
-        layer = layer_of(ref, options)
-        row = _base_row(ref, layer)
-        if layer is not None:
-            row["num_evals"] = layer.num_evals(pool=options.pool)
-        reason = skip_reason(ref, layer, options)
-        row["status"] = "ok" if reason is None else f"skipped: {reason}"
-        rows.append(row)
+        try:
+            rows.append(_describe_row(ref, options))
+        except HtsrError:
+            raise
+        except Exception as e:  # one tensor's metadata never stops the others
+            rows.append(_error_row(ref, options, e))
     return layers_frame(rows)
 
 
+def _describe_row(ref: TensorRef, options: AnalysisOptions) -> dict[str, Any]:
+    layer = layer_of(ref, options)
+    row = _base_row(ref, layer)
+    if layer is not None:
+        row["num_evals"] = layer.num_evals(pool=options.pool)
+    reason = skip_reason(ref, layer, options)
+    row["status"] = "ok" if reason is None else f"skipped: {reason}"
+    return row
+
+
 __all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe", "provenance"]
+
