@@ -61,7 +61,7 @@ def content_identity(array: np.ndarray) -> str:
 
 def cache_key(identity: list[Any] | str, tensor: str, options: dict[str, Any]) -> str:
     """The document a cache entry is keyed by, as canonical JSON."""
-    from htsr import __version__
+    from htsr._version import __version__
 
     doc = {
         "format": _FORMAT,

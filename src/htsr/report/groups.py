@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-#: Metrics averaged per group (the model summary's means, DESIGN.md section 2).
-GROUP_MEANS = (
-    "alpha",
-    "alpha_weighted",
-    "log_norm",
-    "log_spectral_norm",
-    "log_alpha_norm",
-    "stable_rank",
-    "mp_softrank",
-    "entropy",
-)
+from htsr.report.columns import SUMMARY_COLUMNS
+
+#: Metrics averaged per group: the model summary's means (the registry's ``summary`` flag).
+GROUP_MEANS = SUMMARY_COLUMNS
 
 
 def group_summary(layers: pd.DataFrame) -> pd.DataFrame:
