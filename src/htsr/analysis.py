@@ -412,7 +412,7 @@ def _cached_results(
     """The tensor's cache key and its results rebuilt from the cache (None on a miss)."""
     # a plain ref read from a file: the file's identity; anything else (in-memory tensors,
     # fine-tune deltas, LoRA updates): the hash of what it loads
-    identity = file_identity(ref.origin) if type(ref) is TensorRef else None
+    identity: list[Any] | str | None = file_identity(ref.origin) if type(ref) is TensorRef else None
     if identity is None:
         identity = content_identity(ref.load())
     key = cache_key(identity, ref.name, options.numeric_options())
