@@ -12,7 +12,8 @@ peak RSS (its own ``ru_maxrss`` and its pool workers'):
 - ``device_cpu`` (``--device cpu``): the torch eigensolver on the CPU.
 
 Presets: ``block`` is issue 14's Llama-shaped block (hidden 2048, MLP 5632, 2 decoder layers,
-14 matrices); ``7b`` is Llama-2-7B (hidden 4096, MLP 11008; ``--layers`` decoder layers).
+14 matrices); ``tiny`` (256 / 704) checks the script in seconds; ``7b`` is Llama-2-7B
+(hidden 4096, MLP 11008; ``--layers`` decoder layers).
 From the two matrix shapes of a preset the time per matrix is fitted as
 ``t = a N M^2 + b M^3`` (Gram product + eigensolver) and projected to whole Llama-2-7B and
 -70B models on this machine. GPU figures are not measured here (no GPU in this session).
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 PRESETS = {
+    "tiny": {"hidden": 256, "mlp": 704, "layers": 2},  # a smoke run of the script itself
     "block": {"hidden": 2048, "mlp": 5632, "layers": 2},
     "7b": {"hidden": 4096, "mlp": 11008, "layers": 1},
 }
