@@ -41,7 +41,7 @@ PHASE_COLORS = {
     "rank_collapse": "#222222",
     "unknown": "#aaaaaa",
 }
-#: Norm metrics drawn by :func:`plot_norms`, when present (DESIGN.md section 2).
+#: Norm metrics drawn by :func:`plot_norms`, when present (docs/definitions.md).
 NORM_METRICS = ("log_norm", "log_spectral_norm", "alpha_weighted", "log_alpha_norm", "stable_rank")
 #: Range of alpha of well-trained layers (JMLR 2021, Section 5.5: 2 <= alpha <= 6), shaded.
 ALPHA_BAND = (2.0, 6.0)
