@@ -136,7 +136,22 @@ _OUTPUT: list[Callable[[Any], Any]] = [
         "--plots",
         "plots_dir",
         type=click.Path(path_type=Path),
-        help="Write model.png and layers/<layer>.png here (needs htsr[plot]).",
+        help="Write model.<format> and layers/<layer>.<format> here (needs htsr[plot]).",
+    ),
+    click.option(
+        "--format",
+        "plot_format",
+        type=click.Choice(["png", "svg", "pdf"]),
+        default="png",
+        show_default=True,
+        help="File format of --plots.",
+    ),
+    click.option(
+        "--dpi",
+        type=click.IntRange(min=10),
+        default=100,
+        show_default=True,
+        help="Resolution of --plots.",
     ),
 ]
 _DISPLAY: list[Callable[[Any], Any]] = [
@@ -184,6 +199,8 @@ def analyze(
     json_path: Path | None,
     html_path: Path | None,
     plots_dir: Path | None,
+    plot_format: str,
+    dpi: int,
     columns: str | None,
     show_all: bool,
     quiet: bool,
@@ -218,13 +235,14 @@ def analyze(
         report.to_csv(csv_path)
     if json_path is not None:
         report.to_json(json_path)
-    with bad_input_exits():
-        if html_path is not None:
-            report.to_html(html_path)
-        if plots_dir is not None:
-            from htsr.plots import save_figures
+    if html_path is not None:
+        with bad_input_exits(), progress_bar(not quiet) as progress:
+            report.to_html(html_path, progress=progress)
+    if plots_dir is not None:
+        from htsr.plots import save_figures
 
-            save_figures(report, plots_dir)
+        with bad_input_exits(), progress_bar(not quiet) as progress:
+            save_figures(report, plots_dir, fmt=plot_format, dpi=dpi, progress=progress)
     data_on_stdout = "-" in (str(csv_path), str(json_path))
     if not quiet:
         print_report(report, columns=chosen, show_all=show_all, to_stderr=data_on_stdout)
@@ -285,6 +303,7 @@ def describe(model: Path, min_evals: int, csv_path: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from htsr.cli.compare import compare
     from htsr.cli.experiment import experiment
     from htsr.cli.history import history
     from htsr.cli.rmt import rmt
@@ -292,6 +311,7 @@ def _register_subcommands() -> None:
     main.add_command(rmt)
     main.add_command(experiment)
     main.add_command(history)
+    main.add_command(compare)
 
 
 _register_subcommands()

@@ -251,6 +251,14 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("shape", "string", "", "stored shape, e.g. 384x1536", "the model", html=True),
     Column("dtype", "string", "", "stored dtype of the weights", "the model"),
+    Column(
+        "quant_type",
+        "string",
+        "",
+        "stored quantisation of the tensor (GGUF ggml type: Q4_K, Q8_0, F16, ...), "
+        "dequantised to float32 for the analysis",
+        "the model file; docs/formats.md",
+    ),
     Column("N", "Int64", "", "larger side of each matrix (slice)", _DEFS, table=3, html=True),
     Column("M", "Int64", "", "smaller side of each matrix (slice)", _DEFS, table=3, html=True),
     Column("Q", "float64", "", "N / M", _DEFS, html=True),
