@@ -4,8 +4,8 @@ The law (density, CDF, quantiles, bulk edges, Tracy-Widom scale) lives here rath
 :mod:`htsr.rmt` so that the fits never import the random-matrix ensembles (which use the fits
 for calibration); :mod:`htsr.rmt` re-exports it.
 
-Units are those of docs/definitions.md, section 1: the eigenvalues of ``X = W^T W / N`` for an ``N x M`` matrix
-``W`` with ``N >= M`` and ``Q = N / M >= 1``.
+Units are those of docs/definitions.md, section 1: the eigenvalues of ``X = W^T W / N`` for an
+``N x M`` matrix ``W`` with ``N >= M`` and ``Q = N / M >= 1``.
 """
 
 from __future__ import annotations
