@@ -1,6 +1,6 @@
 """Per-layer metrics computed from a layer's spectrum: norms, ranks, entropy, and the fits.
 
-Definitions follow DESIGN.md section 2 and, for the norm metrics, Martin, Peng & Mahoney,
+Definitions follow docs/definitions.md and, for the norm metrics, Martin, Peng & Mahoney,
 "Predicting trends in the quality of state-of-the-art neural networks without access to
 training or testing data", Nature Communications 12, 4122 (2021), Table 1 and eqs. (3)-(6).
 """
@@ -49,7 +49,7 @@ _FINE_EPS = float(np.finfo(np.float32).eps)
 def hard_rank_threshold(spectrum: Spectrum) -> float:
     """Eigenvalue (ESD units) above which a direction counts in :func:`hard_rank`.
 
-    For float32 and float64 weights (DESIGN.md section 2):
+    For float32 and float64 weights (docs/definitions.md):
 
     .. math:: s_i > s_{max} \\max(N, M) \\, \\varepsilon_{stored}
 
@@ -114,7 +114,7 @@ def spectral_entropy(spectrum: Spectrum, rank: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class NormMetrics:
-    """Scale and rank metrics of one layer (DESIGN.md section 2).
+    """Scale and rank metrics of one layer (docs/definitions.md).
 
     Attributes
     ----------
@@ -234,7 +234,7 @@ class LayerFits:
     log_alpha_norm: float
 
     def as_row(self) -> dict[str, object]:
-        """The table columns of these fits (DESIGN.md section 2 names)."""
+        """The table columns of these fits (names in docs/columns.md)."""
         pl, tail, mp = self.power_law, self.tail, self.mp
         alpha = pl.alpha if pl.ok else math.nan
         return self.norm.as_row() | {

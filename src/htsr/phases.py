@@ -82,10 +82,10 @@ class Universality(StrEnum):
 
 # --- thresholds (the only place they live) ---------------------------------------------------
 
-#: Smallest fraction of the ESD a collapsed cluster must hold. DESIGN.md calls rank collapse "a
-#: large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far above what
-#: the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest eigenvalues
-#: can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
+#: Smallest fraction of the ESD a collapsed cluster must hold. docs/definitions.md calls rank
+#: collapse "a large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far
+#: above what the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest
+#: eigenvalues can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
 COLLAPSE_MIN_FRACTION = 0.10
 #: Smallest gap, in decades of eigenvalue, that separates a collapsed cluster from the rest (2
 #: decades = a factor 10 in singular value). On the 330-matrix zoo (bench/validate_phases.py) the

@@ -1,7 +1,7 @@
 """Eigenvalues of X = W^T W / N: the empirical spectral density (ESD) of a layer.
 
 The Gram matrix of the smaller side is formed in float64 and passed to LAPACK's symmetric
-eigensolver (``numpy.linalg.eigvalsh``). Measured here (DESIGN.md section 5) this is 2.7-3.4x
+eigensolver (``numpy.linalg.eigvalsh``). Measured here (docs/engine.md) this is 2.7-3.4x
 faster than a float64 SVD and accurate to ~1e-14 relative on the bulk. Forming the Gram
 squares the condition number, so eigenvalues below ~``M * eps(float64) * lambda_max`` are
 round-off; :func:`gram_floor` gives that floor and rank counts never go below it.

@@ -4,8 +4,8 @@ The law (density, CDF, quantiles, bulk edges, Tracy-Widom scale) lives here rath
 :mod:`htsr.rmt` so that the fits never import the random-matrix ensembles (which use the fits
 for calibration); :mod:`htsr.rmt` re-exports it.
 
-Units are those of DESIGN.md §2: the eigenvalues of ``X = W^T W / N`` for an ``N x M`` matrix
-``W`` with ``N >= M`` and ``Q = N / M >= 1``.
+Units are those of docs/definitions.md, section 1: the eigenvalues of ``X = W^T W / N`` for an
+``N x M`` matrix ``W`` with ``N >= M`` and ``Q = N / M >= 1``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ MIN_EVALS = 16
 P_LOW, P_HIGH = 0.05, 0.80
 #: Eigenvalues below ``ZERO_TOL * max(evals)`` in absolute value count as round-off zeros;
 #: more negative values are invalid input. float64 Gram eigenvalues are accurate to ~1e-14
-#: lambda_max (DESIGN.md §5), so 1e-10 leaves four decades of margin.
+#: lambda_max (docs/engine.md), so 1e-10 leaves four decades of margin.
 ZERO_TOL = 1e-10
 #: Grid size of the tabulated MP quantile function used inside :func:`fit_mp` (relative error
 #: of linear interpolation in the angle variable ~ (pi / n)^2 / 8 ~ 1e-7).
