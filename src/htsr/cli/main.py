@@ -101,7 +101,7 @@ _model_arg = click.argument("model", type=click.Path(path_type=Path))
     "--html",
     "html_path",
     type=click.Path(path_type=Path),
-    help="Write a self-contained HTML report (needs htsr[plot]).",
+    help="Write a self-contained HTML report (charts drawn by the browser).",
 )
 @click.option(
     "--plots",
