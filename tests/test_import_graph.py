@@ -26,7 +26,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("htsr._validation",),
     ("htsr.sources",),
     ("htsr.layers",),
-    ("htsr.spectrum",),
+    ("htsr.spectrum", "htsr.lowrank"),
     ("htsr.fit",),
     ("htsr.rmt",),
     ("htsr.metrics",),
@@ -40,7 +40,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("htsr.report.display",),
     ("htsr.report.figure_data",),
     ("htsr.report.html", "htsr.plots"),
-    ("htsr.compare", "htsr.monitor", "htsr.experiments"),
+    ("htsr.compare", "htsr.distances", "htsr.monitor", "htsr.experiments"),
     ("htsr.cli",),
     ("htsr", "htsr.__main__"),
 )

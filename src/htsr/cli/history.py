@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from htsr.cli.main import bad_input_exits
+from htsr.cli._common import bad_input_exits
 
 
 @click.command(name="history")
