@@ -130,7 +130,7 @@ _OUTPUT: list[Callable[[Any], Any]] = [
         "--html",
         "html_path",
         type=click.Path(path_type=Path),
-        help="Write a self-contained HTML report (needs htsr[plot]).",
+        help="Write a self-contained HTML report (charts drawn by the browser).",
     ),
     click.option(
         "--plots",
