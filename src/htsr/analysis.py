@@ -21,7 +21,7 @@ import numpy as np
 
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
-from htsr.metrics import LayerFits, fit_layer
+from htsr.metrics import LayerFits, element_tail_index, fit_layer
 from htsr.phases import PhaseResult, classify_layer
 from htsr.rmt.randomize import compare_randomized, shuffle_elements
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
@@ -191,6 +191,7 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
         array = ref.load()
         spectra = _spectra(array, layer, options)
         randomized = _randomized_spectra(array, layer, options) if options.randomize else None
+        element_mu = element_tail_index(array)  # whole tensor, for every slice
     except LayerError as e:
         if options.on_error == "raise":
             raise
@@ -203,7 +204,9 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             name, row["name"], row["num_slices"] = f"{ref.name}[{i}]", f"{ref.name}[{i}]", 1
         rand = randomized[i] if randomized is not None else None
         fits = fit_layer(spectrum)
-        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        phase = classify_layer(
+            spectrum, mp=fits.mp, power_law=fits.power_law, element_mu=element_mu
+        )
         row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
         row["status"] = "ok"
         results.append(LayerResult(name, row, spectrum, fits, rand, phase))

@@ -245,6 +245,13 @@ COLUMNS: tuple[Column, ...] = (
         "htsr.rmt.mu_from_alpha; docs/rmt.md",
     ),
     Column(
+        "element_mu",
+        "float64",
+        "",
+        "tail exponent of the entries |W_ij| (Hill estimate on the top 1%)",
+        "htsr.metrics.element_tail_index; docs/phases.md",
+    ),
+    Column(
         "status", "string", "", "ok, skipped: <reason> or error: <reason>", "DESIGN.md section 4"
     ),
 )
