@@ -68,7 +68,8 @@ def test_phase_iv() -> None:
         (1.5, 1.0, "very_heavy_tailed"),
         (3.0, 2.0, "moderately_heavy_tailed"),
         (5.0, 3.9, "moderately_heavy_tailed"),  # mu decides between alpha 2 and 6
-        (3.0, 4.0, "weakly_heavy_tailed"),
+        (5.0, 4.0, "weakly_heavy_tailed"),
+        (3.0, 4.5, "moderately_heavy_tailed"),  # alpha 2-4 is moderately whatever mu says
         # the class never contradicts alpha: above 6 weakly, below 2 very, whatever mu says
         (9.0, 3.9, "weakly_heavy_tailed"),
         (8.4, 1.0, "weakly_heavy_tailed"),

@@ -42,8 +42,9 @@ The classification runs in three steps: :func:`gather_evidence` measures (a froz
 The universality class (:func:`universality_class`) and the element tail exponent ``mu``
 (:func:`htsr.rmt.mu_from_alpha`, the project's calibration at the layer's shape) are reported for
 the phases with a tail (bulk_decay, heavy_tailed); the others have class ``none`` and ``mu`` NaN.
-The class never contradicts ``alpha``: ``alpha > ALPHA_MODERATE`` is weakly heavy tailed and
-``alpha < ALPHA_VERY`` very heavy tailed whatever ``mu`` says; between, ``mu`` decides.
+The class never contradicts ``alpha``: ``alpha < 2`` very, ``2-4`` moderately, above 6 weakly
+heavy tailed whatever ``mu`` says; between 4 and 6 ``mu`` decides (the entries' own exponent
+when measured, else the calibrated one); bulk_decay is weakly heavy tailed.
 docs/phases.md gives the validation on a zoo of generated matrices and on trained networks.
 """
 
@@ -197,11 +198,13 @@ class PhaseResult:
 def universality_class(alpha: float, mu: float = math.nan) -> Universality:
     r"""Heavy-tailed universality class from the tail exponents (JMLR 2021, Table 1).
 
-    ``alpha`` bounds the class and ``mu`` decides within the bounds, so the class never
-    contradicts the exponent printed next to it: ``alpha < ALPHA_VERY`` (2) is very heavy
-    tailed and ``alpha > ALPHA_MODERATE`` (6) weakly heavy tailed whatever ``mu`` says; between,
-    ``mu`` when it is finite (very ``mu < 2``, moderately ``2 <= mu < 4``, weakly ``mu >= 4``),
-    else moderately. With ``alpha`` NaN, ``mu`` alone; ``none`` when both are NaN.
+    ``alpha`` sets the class wherever it is unambiguous, so the class never contradicts the
+    exponent printed next to it: ``alpha < ALPHA_VERY`` (2) very heavy tailed,
+    ``alpha <= HEAVY_TAIL_ALPHA`` (4) moderately, ``alpha > ALPHA_MODERATE`` (6) weakly. Between
+    4 and 6, where Table 1's moderately heavy-tailed class (at finite size) and the weakly
+    heavy-tailed one overlap, ``mu`` decides when it is finite (``mu < 4`` moderately, else
+    weakly); moderately without it. With ``alpha`` NaN, ``mu`` alone (very ``mu < 2``,
+    moderately ``2 <= mu < 4``, weakly ``mu >= 4``); ``none`` when both are NaN.
 
     Examples
     --------
@@ -211,16 +214,19 @@ def universality_class(alpha: float, mu: float = math.nan) -> Universality:
     'moderately_heavy_tailed'
     >>> universality_class(8.4, 3.0).value  # alpha above 6: never moderately
     'weakly_heavy_tailed'
+    >>> universality_class(5.0, 4.5).value  # alpha 4-6: mu decides
+    'weakly_heavy_tailed'
     >>> universality_class(math.nan).value
     'none'
     """
     if math.isfinite(alpha):
         if alpha < ALPHA_VERY:
             return Universality.VERY_HEAVY_TAILED
-        if alpha > ALPHA_MODERATE:
-            return Universality.WEAKLY_HEAVY_TAILED
-        if not math.isfinite(mu):
+        if alpha <= HEAVY_TAIL_ALPHA:
             return Universality.MODERATELY_HEAVY_TAILED
+        if alpha > ALPHA_MODERATE or mu >= MU_MODERATE:
+            return Universality.WEAKLY_HEAVY_TAILED
+        return Universality.MODERATELY_HEAVY_TAILED
     if math.isfinite(mu):
         if mu < MU_VERY:
             return Universality.VERY_HEAVY_TAILED
