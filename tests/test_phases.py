@@ -9,7 +9,7 @@ import pytest
 
 from htsr.fit.mp import fit_mp, mp_ppf
 from htsr.fit.powerlaw import fit_power_law
-from htsr.metrics import norm_metrics
+from htsr.metrics import element_tail_index, norm_metrics
 from htsr.phases import (
     COLLAPSE_GAP_DECADES,
     DECAY_SPIKE_FRACTION,
@@ -303,8 +303,14 @@ def test_zoo_accuracy(global_random_seed: int) -> None:
     specs = zoo_specs(12, shapes=CI_SHAPES, mu_range=CI_MU_RANGE, rng=global_random_seed)
     found = []
     for spec in specs:
-        s = esd(spec.matrix())
-        r = classify_layer(s, mp=fit_mp(s.evals, s.N, s.M), power_law=fit_power_law(s.evals))
+        W = spec.matrix()
+        s = esd(W)
+        r = classify_layer(
+            s,
+            mp=fit_mp(s.evals, s.N, s.M),
+            power_law=fit_power_law(s.evals),
+            element_mu=element_tail_index(W),
+        )
         found.append(str(r.phase))
     kinds = np.array([s.kind for s in specs])
     ok = kinds == np.array(found)
