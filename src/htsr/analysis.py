@@ -6,6 +6,7 @@ metrics, fits) is a plain function that can be used on its own.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import re
 import warnings
@@ -22,7 +23,7 @@ import numpy as np
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
 from htsr.lowrank import low_rank_esd
-from htsr.metrics import fit_layer
+from htsr.metrics import element_tail_index, fit_layer
 from htsr.phases import classify_layer
 from htsr.report.report import Report
 from htsr.report.results import LayerResult
@@ -159,6 +160,7 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     if reason is not None or layer is None:
         return [LayerResult(ref.name, base | {"status": f"skipped: {reason}"})]
     try:
+        element_mu = math.nan  # the entries' tail; not formed for a low-rank update
         if isinstance(ref, LowRankRef) and not options.randomize:  # exact, from the factors
             spectra, randomized = (
                 [low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)],
@@ -169,6 +171,7 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             array = ref.load()
             spectra = _spectra(array, layer, options)
             randomized = _randomized_spectra(array, layer, options) if options.randomize else None
+            element_mu = element_tail_index(array)  # whole tensor, for every slice
     except LayerError as e:
         if options.on_error == "raise":
             raise
@@ -181,7 +184,9 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             name, row["name"], row["num_slices"] = f"{ref.name}[{i}]", f"{ref.name}[{i}]", 1
         rand = randomized[i] if randomized is not None else None
         fits = fit_layer(spectrum)
-        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        phase = classify_layer(
+            spectrum, mp=fits.mp, power_law=fits.power_law, element_mu=element_mu
+        )
         row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
         row["status"] = "ok"
         results.append(LayerResult(name, row, spectrum, fits, rand, phase))
