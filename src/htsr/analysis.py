@@ -14,23 +14,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
-from htsr.metrics import LayerFits, fit_layer
-from htsr.phases import PhaseResult, classify_layer
+from htsr.lowrank import low_rank_esd
+from htsr.metrics import fit_layer
+from htsr.phases import classify_layer
+from htsr.report.report import Report
+from htsr.report.results import LayerResult
+from htsr.report.table import layers_frame
 from htsr.rmt.randomize import compare_randomized, shuffle_elements
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
+from htsr.sources.delta import UnpairedRef, with_base
+from htsr.sources.peft import LowRankRef
 from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd
-
-if TYPE_CHECKING:
-    from htsr.fit.mp import MPFit
-    from htsr.fit.powerlaw import PowerLawFit
-    from htsr.report import Report
 
 #: ``progress(done, total, name)`` is called before each tensor and once at the end.
 ProgressCallback = Callable[[int, int, str], None]
@@ -52,44 +53,6 @@ class AnalysisOptions:
     on_error: str = "skip"
     randomize: bool = False
     seed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LayerResult:
-    """Everything computed for one row of the table.
-
-    Attributes
-    ----------
-    name : str
-        Row name (the tensor name, plus ``[i]`` for an unpooled convolution slice).
-    row : dict
-        The row's columns.
-    spectrum : Spectrum or None
-        The ESD, when the layer was analysed.
-    fits : LayerFits or None
-        Norm metrics, power-law fit and alternatives, MP fit.
-    rand_evals : numpy.ndarray or None
-        ESD of the element-shuffled matrix, when ``randomize=True``.
-    phase : PhaseResult or None
-        Phase of training and universality class.
-    """
-
-    name: str
-    row: dict[str, Any]
-    spectrum: Spectrum | None = field(default=None, repr=False)
-    fits: LayerFits | None = field(default=None, repr=False)
-    rand_evals: np.ndarray | None = field(default=None, repr=False)
-    phase: PhaseResult | None = field(default=None, repr=False)
-
-    @property
-    def power_law(self) -> PowerLawFit | None:
-        """The power-law fit of the tail, when the layer was analysed."""
-        return None if self.fits is None else self.fits.power_law
-
-    @property
-    def mp(self) -> MPFit | None:
-        """The Marchenko-Pastur fit of the bulk, when the layer was analysed."""
-        return None if self.fits is None else self.fits.mp
 
 
 def _analyze_iv(
@@ -138,6 +101,8 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
         "shape": "x".join(map(str, ref.shape)) or "scalar",
         "dtype": ref.dtype,
     }
+    if ref.quant_type is not None:
+        row["quant_type"] = ref.quant_type
     if layer is not None:
         row |= {"N": layer.N, "M": layer.M, "Q": layer.Q, "num_slices": layer.num_slices}
     return row
@@ -145,8 +110,12 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
 
 def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -> str | None:
     """Why a tensor is not analysed, or None if it is (decided from metadata only)."""
+    if ref.unreadable is not None:
+        return ref.unreadable
     if layer is None:
         return f"{ref.ndim}-D tensor (bias, norm or scalar)"
+    if isinstance(ref, UnpairedRef):  # fine-tune delta: no counterpart in the base
+        return ref.reason
     if layer.M == 0 or layer.num_slices == 0:
         return f"empty tensor (shape {'x'.join(map(str, ref.shape))})"
     if not ref.is_float:
@@ -190,9 +159,16 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     if reason is not None or layer is None:
         return [LayerResult(ref.name, base | {"status": f"skipped: {reason}"})]
     try:
-        array = ref.load()
-        spectra = _spectra(array, layer, options)
-        randomized = _randomized_spectra(array, layer, options) if options.randomize else None
+        if isinstance(ref, LowRankRef) and not options.randomize:  # exact, from the factors
+            spectra, randomized = (
+                [low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)],
+                None,
+            )
+            array = None
+        else:
+            array = ref.load()
+            spectra = _spectra(array, layer, options)
+            randomized = _randomized_spectra(array, layer, options) if options.randomize else None
     except LayerError as e:
         if options.on_error == "raise":
             raise
@@ -228,7 +204,7 @@ def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[s
     r = compare_randomized(spectrum.evals, rand_evals, N=spectrum.N, M=spectrum.M)
     return {
         "rand_lambda_max": r.rand_lambda_max,
-        "rand_distance": r.rand_distance,
+        "rand_log_w1": r.rand_distance,
         "num_traps": r.num_traps,
     }
 
@@ -340,6 +316,7 @@ def _warn_errors(results: list[LayerResult], description: str) -> None:
 def analyze(
     model: Any,
     *,
+    base: Any = None,
     layers: str | None = None,
     exclude: str | None = None,
     kinds: Iterable[str] | None = None,
@@ -360,7 +337,15 @@ def analyze(
     model : torch.nn.Module, dict, str or path
         A module; a state dict or dict of NumPy arrays; or a path to a ``.safetensors``,
         ``.pt/.pth/.bin``, ``.npy/.npz`` file, a shard index, or a directory (Hugging Face
-        ``save_pretrained`` layout, or a folder of weight files). Never modified.
+        ``save_pretrained`` layout, a PEFT LoRA adapter, or a folder of weight files).
+        Never modified. A LoRA adapter is analysed as its updates ``dW = s B A``, each ESD
+        being the ``r`` nonzero eigenvalues, computed exactly from the factors
+        (:mod:`htsr.sources.peft`, :func:`htsr.lowrank.low_rank_esd`).
+    base : model, optional
+        Anything ``model`` may be. The rows are then the updates ``dW = W - W_base`` of the
+        tensors present in both with the same shape (others: ``skipped: not in base`` /
+        ``skipped: shape differs``); for a LoRA adapter, its updates plus the merged weights
+        ``W_base + dW`` as rows named ``<name>:merged`` (:mod:`htsr.sources.delta`).
     layers : str, optional
         Regular expression; only tensor names matching it (``re.search``) are analysed.
     exclude : str, optional
@@ -380,7 +365,7 @@ def analyze(
         ``skip``: a failing layer gets ``status="error: ..."``; ``raise``: re-raise (debugging).
     randomize : bool, default False
         Also analyse each matrix with its elements shuffled (``rand_lambda_max``,
-        ``rand_distance``, ``num_traps``: correlation traps).
+        ``rand_log_w1``, ``num_traps``: correlation traps).
     rng : numpy.random.Generator, int or None
         Seeds the shuffles. Each layer's generator is derived from one draw of ``rng`` and the
         layer's name, so the same seed gives the same numbers whatever the executor.
@@ -417,17 +402,32 @@ def analyze(
     >>> report.layers.loc[0, ["name", "N", "M", "status"]].tolist()
     ['fc', 200, 100, 'ok']
     """
-    from htsr.report import Report
-
     options = _analyze_iv(
         layers, exclude, kinds, min_evals, solver_dtype, conv_layout, on_error, pool
     )
     source = open_model(model)
+    if base is not None:
+        source = with_base(source, open_model(base))
     _executor_iv(executor)
     seed = int(np.random.default_rng(rng).integers(2**63)) if randomize else 0
     options = replace(options, randomize=bool(randomize), seed=seed)
     results = run_analysis(source, options, progress=progress, executor=executor)
-    return Report.from_results(results, source=source.description)
+    return Report.from_results(
+        results, source=source.description, provenance=provenance(options, source.description)
+    )
+
+
+def provenance(options: AnalysisOptions, source: str) -> dict[str, Any]:
+    """How a report was produced: htsr version, the analysis options, the seed, the source."""
+    from htsr._version import __version__
+
+    opts = asdict(options)
+    for key in ("layers", "exclude"):
+        opts[key] = None if opts[key] is None else opts[key].pattern
+    opts["kinds"] = None if opts["kinds"] is None else sorted(str(k) for k in opts["kinds"])
+    opts["conv_layout"] = str(opts["conv_layout"])
+    seed = opts.pop("seed")
+    return {"htsr_version": __version__, "options": opts, "seed": seed, "source": source}
 
 
 def describe(
@@ -441,8 +441,6 @@ def describe(
     pandas.DataFrame
         ``name, kind, shape, dtype, N, M, Q, num_slices, num_evals, status``.
     """
-    from htsr.report import layers_frame
-
     options = _analyze_iv(None, None, None, min_evals, "float64", conv_layout, "skip", pool)
     rows = []
     for ref in open_model(model).refs:
@@ -465,4 +463,5 @@ def _describe_row(ref: TensorRef, options: AnalysisOptions) -> dict[str, Any]:
     return row
 
 
-__all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe"]
+__all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe", "provenance"]
+
