@@ -220,8 +220,7 @@ def gguf_refs(path: Path) -> list[TensorRef]:
     SourceError
         If the header is corrupt or a tensor's data lies beyond the end of the file.
     """
-    meta, infos = read_gguf_header(path)
-    del meta
+    _, infos = read_gguf_header(path)
     size = path.stat().st_size
     refs = []
     for name, ne, type_id, offset in infos:
