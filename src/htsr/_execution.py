@@ -29,7 +29,7 @@ def pinned_blas() -> Iterator[None]:
     (and every number after it) changes in the last bits with the count: up to 3.5e-13
     relative between a 2-thread serial run and 1-thread workers. Pinning every run to one
     thread makes them bit-identical; oversubscribed OpenBLAS was also up to 12x slower in
-    parallel runs (DESIGN.md section 5). The controller is built once per process (~1.6 ms).
+    parallel runs (docs/engine.md). The controller is built once per process (~1.6 ms).
     BLAS thread limits are process-wide, so the blocks of concurrent threads (a thread pool,
     a Dask worker with several threads) share one limit, set by the first to enter and
     restored by the last to leave.

@@ -6,6 +6,7 @@ metrics, fits) is a plain function that can be used on its own.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -32,7 +33,7 @@ from htsr.layers import (
     split_parts,
 )
 from htsr.lowrank import low_rank_esd
-from htsr.metrics import fit_layer
+from htsr.metrics import element_tail_index, fit_layer
 from htsr.phases import classify_layer
 from htsr.report.report import Report
 from htsr.report.results import LayerResult
@@ -266,10 +267,11 @@ def _compute(array: np.ndarray, planned: PlannedRow, options: AnalysisOptions) -
     rand: list[np.ndarray | None] = [None] * len(spectra)
     if options.randomize:
         rand = list(_randomized_spectra(matrix, planned.layer, options))
+    element_mu = element_tail_index(matrix)  # the whole matrix (or part), for every slice
     if len(spectra) == 1:
-        return [CachedPart(planned.name, spectra[0], rand[0])]
+        return [CachedPart(planned.name, spectra[0], rand[0], element_mu)]
     return [
-        CachedPart(f"{planned.name}[{i}]", s, r)
+        CachedPart(f"{planned.name}[{i}]", s, r, element_mu)
         for i, (s, r) in enumerate(zip(spectra, rand, strict=True))
     ]
 
@@ -283,7 +285,9 @@ def _finish(planned: PlannedRow, parts: list[CachedPart]) -> list[LayerResult]:
         if len(parts) > 1:
             row["name"], row["num_slices"] = part.name, 1
         fits = fit_layer(spectrum)
-        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        phase = classify_layer(
+            spectrum, mp=fits.mp, power_law=fits.power_law, element_mu=part.element_mu
+        )
         row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
         row["status"] = "ok"
         results.append(LayerResult(part.name, row, spectrum, fits, rand, phase))
@@ -324,7 +328,8 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
         # a LoRA update: exact ESD from the factors, never the dense product
         try:
             spectrum = low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)
-            computed[todo[0].name] = [CachedPart(todo[0].name, spectrum, None)]
+            # the entries' tail is not formed for a low-rank update
+            computed[todo[0].name] = [CachedPart(todo[0].name, spectrum, None, math.nan)]
         except LayerError as e:
             if options.on_error == "raise":
                 raise
@@ -403,7 +408,13 @@ def _cache_entry(results: list[LayerResult]) -> list[CachedPart] | None:
     ``ok`` (errors are not cached: they are cheap to meet again and may be transient)."""
     if any(r.row["status"].startswith("error") for r in results):
         return None
-    return [CachedPart(r.name, r.spectrum, r.rand_evals) for r in results if r.spectrum is not None]
+    return [
+        CachedPart(
+            r.name, r.spectrum, r.rand_evals, math.nan if r.phase is None else r.phase.element_mu
+        )
+        for r in results
+        if r.spectrum is not None
+    ]
 
 
 def _cached_results(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -36,7 +37,7 @@ import numpy as np
 from htsr.spectrum import Spectrum
 
 #: Version of the entry layout; bump when it changes.
-_FORMAT = 1
+_FORMAT = 2
 
 
 def file_identity(origin: str) -> list[Any] | None:
@@ -85,11 +86,15 @@ class CachedPart:
         The ESD, exactly as computed.
     rand_evals : numpy.ndarray or None
         The randomized ESD, when the run had ``randomize=True``.
+    element_mu : float
+        Tail index of the matrix entries (:func:`htsr.metrics.element_tail_index`; NaN when
+        not formed), an input of the phase.
     """
 
     name: str
     spectrum: Spectrum
     rand_evals: np.ndarray | None
+    element_mu: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,7 @@ class LayerCache:
                             solver_dtype=str(part["solver_dtype"]),
                         ),
                         rand_evals=np.array(data[f"rand_{i}"]) if part["rand"] else None,
+                        element_mu=float(part["element_mu"]),
                     )
                     for i, part in enumerate(meta["parts"])
                 ]
@@ -163,6 +169,7 @@ class LayerCache:
                     "stored_dtype": s.stored_dtype,
                     "solver_dtype": s.solver_dtype,
                     "rand": part.rand_evals is not None,
+                    "element_mu": float(part.element_mu),  # JSON NaN when not formed
                 }
             )
         arrays["meta"] = np.array(json.dumps({"key": key, "parts": meta_parts}))

@@ -1,7 +1,7 @@
 """Eigenvalues of X = W^T W / N: the empirical spectral density (ESD) of a layer.
 
 The Gram matrix of the smaller side is formed in float64 and passed to LAPACK's symmetric
-eigensolver (``numpy.linalg.eigvalsh``). Measured here (DESIGN.md section 5) this is 2.7-3.4x
+eigensolver (``numpy.linalg.eigvalsh``). Measured here (docs/engine.md) this is 2.7-3.4x
 faster than a float64 SVD and accurate to ~1e-14 relative on the bulk. Forming the Gram
 squares the condition number, so eigenvalues below ~``M * eps(float64) * lambda_max`` are
 round-off; :func:`gram_floor` gives that floor and rank counts never go below it.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
 from htsr._optional import import_optional
 from htsr.errors import LayerError, NegativeEigenvalueWarning
@@ -29,6 +30,10 @@ SOLVER_DTYPES = ("float64", "float32")
 #: Rows of W converted to the solver dtype at a time when forming a Gram matrix; bounds the
 #: extra memory to ``_ROW_BLOCK * M * 8`` bytes instead of a float64 copy of the whole layer.
 _ROW_BLOCK = 8192
+#: Largest block of rows converted at a time when the matrix is not in the solver dtype.
+_BLOCK_BYTES = 16 * 2**20
+#: Largest |w| outside this range is rescaled by a power of two before the Gram is formed.
+_SAFE_RANGE = (1e-100, 1e100)
 #: Safety factor over ``M * eps`` for the round-off floor of Gram eigenvalues.
 _GRAM_FLOOR_FACTOR = 8.0
 
@@ -92,44 +97,39 @@ class Spectrum:
         return float(np.sum(self.evals)) * self.N
 
 
-def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
-    """``A^T A`` of the smaller side of one matrix, in ``solver_dtype``, by row blocks."""
+def _gram(matrix: np.ndarray, solver_dtype: np.dtype, scale: float = 1.0) -> np.ndarray:
+    """``A^T A`` of the smaller side of one matrix (times ``scale**2``), in ``solver_dtype``.
+
+    A matrix already in ``solver_dtype`` (and not rescaled) is multiplied as is. Otherwise
+    rows are converted (and scaled) a block of at most :data:`_BLOCK_BYTES` at a time and
+    accumulated in place by the BLAS rank-k update ``syrk``, which fills the lower triangle
+    only (the upper stays 0: callers read ``UPLO="L"``); the extra memory is one block plus
+    the Gram matrix, never a float64 copy of the layer.
+    """
     if matrix.shape[0] < matrix.shape[1]:
         matrix = matrix.T
     rows, cols = matrix.shape
-    if solver_dtype == np.float64:
-        return _gram_lower(matrix)
-    if rows <= _ROW_BLOCK or matrix.dtype == solver_dtype:
-        block = np.asarray(matrix, dtype=solver_dtype)
-        product: np.ndarray = block.T @ block
+    if matrix.dtype == solver_dtype and scale == 1.0:
+        product: np.ndarray = matrix.T @ matrix
         return product
-    gram = np.zeros((cols, cols), dtype=solver_dtype)
-    for start in range(0, rows, _ROW_BLOCK):
-        block = np.asarray(matrix[start : start + _ROW_BLOCK], dtype=solver_dtype)
-        gram += block.T @ block
-    return gram
+    syrk = scipy.linalg.blas.get_blas_funcs("syrk", dtype=solver_dtype)
+    gram = np.zeros((cols, cols), dtype=solver_dtype, order="F")
+    step = max(1, min(_ROW_BLOCK, _BLOCK_BYTES // max(1, cols * solver_dtype.itemsize)))
+    for start in range(0, rows, step):
+        block = np.array(matrix[start : start + step], dtype=solver_dtype)
+        if scale != 1.0:
+            block *= scale
+        gram = syrk(1.0, block, beta=1.0, c=gram, trans=1, lower=1, overwrite_c=1)
+    return gram  # lower triangle only: eigvalsh reads UPLO="L"
 
 
-def _gram_lower(matrix: np.ndarray) -> np.ndarray:
-    """The lower triangle of ``A^T A`` in float64 (upper triangle zero), by BLAS ``dsyrk``.
-
-    ``eigvalsh`` reads only the lower triangle, and ``dsyrk`` computes only that triangle:
-    half the multiply-adds of ``A.T @ A`` (measured ~25% less time than the full product on
-    1536 x 384, one BLAS thread). A C-ordered ``(rows, cols)`` block is handed to BLAS as the
-    Fortran-ordered ``(cols, rows)`` matrix ``B = A^T`` without a copy, and ``B B^T = A^T A``.
-    """
-    from scipy.linalg.blas import dsyrk
-
-    rows = matrix.shape[0]
-    gram: np.ndarray | None = None
-    for start in range(0, rows, _ROW_BLOCK):
-        block = np.ascontiguousarray(matrix[start : start + _ROW_BLOCK], dtype=np.float64)
-        if gram is None:
-            gram = dsyrk(1.0, block.T, trans=0, lower=1)
-        else:
-            gram = dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=1, overwrite_c=1)
-    assert gram is not None
-    return gram
+def _scale_for(slices: np.ndarray) -> float:
+    """A power of two bringing the largest ``|w|`` near 1 when it is far from 1 (so the Gram
+    matrix neither overflows nor underflows), else 1; exact in binary floating point."""
+    peak = max(abs(float(np.max(slices))), abs(float(np.min(slices))))
+    if not np.isfinite(peak) or peak == 0 or _SAFE_RANGE[0] < peak < _SAFE_RANGE[1]:
+        return 1.0
+    return float(np.ldexp(1.0, -int(np.frexp(peak)[1])))
 
 
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
@@ -196,9 +196,12 @@ def _to_torch(array: np.ndarray, device: str) -> Any:
     return torch.from_numpy(array).to(device)
 
 
-def _torch_eigenvalues(slices: np.ndarray, solver_dtype: str, device: str, name: str) -> np.ndarray:
-    """Gram eigenvalues of each slice with ``torch.linalg.eigvalsh`` on ``device``, batched
-    over the slices; the Gram is formed in ``solver_dtype`` by row blocks like the NumPy path."""
+def _torch_eigenvalues(
+    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float
+) -> np.ndarray:
+    """Gram eigenvalues of each slice (times ``scale**2``) with ``torch.linalg.eigvalsh`` on
+    ``device``, batched over the slices; the Gram is formed in ``solver_dtype`` by row blocks
+    like the NumPy path, each block multiplied by ``scale`` (see :func:`_scale_for`)."""
     import torch
 
     dtype = getattr(torch, solver_dtype)
@@ -210,6 +213,8 @@ def _torch_eigenvalues(slices: np.ndarray, solver_dtype: str, device: str, name:
         grams = torch.zeros((stack.shape[0], cols, cols), dtype=dtype, device=device)
         for start in range(0, rows, _ROW_BLOCK):
             block = stack[:, start : start + _ROW_BLOCK].to(dtype)
+            if scale != 1.0:
+                block = block * scale
             grams += block.transpose(1, 2) @ block
         del stack
         if not bool(torch.isfinite(grams).all()):
@@ -236,20 +241,36 @@ def gram_eigenvalues(
     LayerError
         If the weights hold NaN or Inf (detected on the Gram matrix, which they reach).
     """
-    if device is not None:
-        return _torch_eigenvalues(slices, solver_dtype, device, name)
+    evals, scale = _scaled_gram_eigenvalues(
+        slices, solver_dtype=solver_dtype, name=name, device=device
+    )
+    with np.errstate(over="ignore", under="ignore"):
+        unscaled: np.ndarray = evals / np.float64(scale) ** 2  # exact unless out of range
+    return unscaled
+
+
+def _scaled_gram_eigenvalues(
+    slices: np.ndarray, *, solver_dtype: str, name: str, device: str | None = None
+) -> tuple[np.ndarray, float]:
+    """Gram eigenvalues of the slices times ``scale**2``, and ``scale`` (a power of two, see
+    :func:`_scale_for`; 1 for weights of ordinary size, whose numbers are then unchanged)."""
     dtype = np.dtype(solver_dtype)
+    scale = _scale_for(slices) if slices.size else 1.0
+    if device is not None:
+        return _torch_eigenvalues(slices, solver_dtype, device, name, scale), scale
     if slices.shape[0] == 1:
-        grams = _gram(slices[0], dtype)[np.newaxis]
+        grams = _gram(slices[0], dtype, scale)[np.newaxis]
     else:
         stack = np.asarray(slices, dtype=dtype)
+        if scale != 1.0:
+            stack = stack * scale
         if stack.shape[1] < stack.shape[2]:
             stack = stack.transpose(0, 2, 1)
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
     evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
-    return evals
+    return evals, scale
 
 
 def esd(
@@ -308,11 +329,16 @@ def esd(
     if slices.ndim != 3 or min(slices.shape[1:]) < 1:
         raise LayerError(name, f"expected a matrix or a stack of matrices; got shape {array.shape}")
     N, M = max(slices.shape[1:]), min(slices.shape[1:])
-    evals = gram_eigenvalues(
+    scaled, scale = _scaled_gram_eigenvalues(
         slices, solver_dtype=solver_dtype, name=name, device=resolve_device(device)
-    ).ravel()
-    evals = np.sort(evals) / N
+    )
+    with np.errstate(over="ignore", under="ignore"):  # scaled back after the division by N
+        evals = np.sort(scaled.ravel()) / N / np.float64(scale) ** 2
     lam_max = evals[-1]
+    if np.isinf(lam_max):
+        raise LayerError(name, "eigenvalues overflow float64 (weights too large, |w| > ~1e150)")
+    if lam_max <= 0 and np.any(array):
+        raise LayerError(name, "eigenvalues underflow float64 (weights too small, |w| < ~1e-160)")
     if lam_max <= 0:
         raise LayerError(name, "all-zero matrix (every singular value is 0)")
     evals = _clip_negative(evals, lam_max * gram_floor(M, solver_dtype), name)
@@ -341,11 +367,4 @@ def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
     return clipped
 
 
-__all__ = [
-    "SOLVER_DTYPES",
-    "Spectrum",
-    "esd",
-    "gram_eigenvalues",
-    "gram_floor",
-    "resolve_device",
-]
+__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor", "resolve_device"]
