@@ -1,6 +1,6 @@
 """Per-layer metrics computed from a layer's spectrum: norms, ranks, entropy, and the fits.
 
-Definitions follow DESIGN.md section 2 and, for the norm metrics, Martin, Peng & Mahoney,
+Definitions follow Martin & Mahoney (JMLR 22(165), 2021) and, for the norm metrics, Martin, Peng & Mahoney,
 "Predicting trends in the quality of state-of-the-art neural networks without access to
 training or testing data", Nature Communications 12, 4122 (2021), Table 1 and eqs. (3)-(6).
 """
@@ -232,7 +232,7 @@ def spectral_entropy(spectrum: Spectrum, rank: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class NormMetrics:
-    """Scale and rank metrics of one layer (DESIGN.md section 2).
+    """Scale and rank metrics of one layer.
 
     Attributes
     ----------
@@ -359,7 +359,7 @@ class LayerFits:
     log_alpha_norm: float
 
     def as_row(self) -> dict[str, object]:
-        """The table columns of these fits (DESIGN.md section 2 names)."""
+        """The table columns of these fits (named as in WeightWatcher where the same)."""
         pl, tail, mp = self.power_law, self.tail, self.mp
         alpha = pl.alpha if pl.ok else math.nan
         return self.norm.as_row() | {

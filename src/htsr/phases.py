@@ -98,7 +98,7 @@ class Universality(StrEnum):
 # --- thresholds (the only place they live; the rank cut-off and the collapse gap are the
 # rank criterion of htsr.metrics, re-exported here) ---------------------------------------------
 
-#: Smallest fraction of the ESD a collapsed cluster must hold. DESIGN.md calls rank collapse "a
+#: Smallest fraction of the ESD a collapsed cluster must hold. Rank collapse is "a
 #: large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far above what
 #: the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest eigenvalues
 #: can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
