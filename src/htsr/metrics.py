@@ -1,8 +1,9 @@
 """Per-layer metrics computed from a layer's spectrum: norms, ranks, entropy, and the fits.
 
-Definitions follow Martin & Mahoney (JMLR 22(165), 2021) and, for the norm metrics, Martin, Peng & Mahoney,
-"Predicting trends in the quality of state-of-the-art neural networks without access to
-training or testing data", Nature Communications 12, 4122 (2021), Table 1 and eqs. (3)-(6).
+Definitions follow Martin & Mahoney (JMLR 22(165), 2021) and, for the norm metrics, Martin,
+Peng & Mahoney, "Predicting trends in the quality of state-of-the-art neural networks without
+access to training or testing data", Nature Communications 12, 4122 (2021), Table 1 and
+eqs. (3)-(6).
 """
 
 from __future__ import annotations
