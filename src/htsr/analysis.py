@@ -240,7 +240,7 @@ def _error_row(ref: TensorRef, options: AnalysisOptions, error: Exception) -> di
 
 def _single_threaded_blas() -> None:
     """Worker initializer: one BLAS thread per worker (oversubscribed OpenBLAS was up to
-    12x slower here, DESIGN.md section 5)."""
+    12x slower here, docs/engine.md)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
