@@ -1,15 +1,8 @@
 """Per-layer metrics computed from a layer's spectrum: norms, ranks, entropy, and the fits.
 
-<<<<<<< HEAD
-Definitions follow Martin & Mahoney (JMLR 22(165), 2021) and, for the norm metrics, Martin,
-Peng & Mahoney, "Predicting trends in the quality of state-of-the-art neural networks without
-access to training or testing data", Nature Communications 12, 4122 (2021), Table 1 and
-eqs. (3)-(6).
-=======
 Definitions follow docs/definitions.md and, for the norm metrics, Martin, Peng & Mahoney,
 "Predicting trends in the quality of state-of-the-art neural networks without access to
 training or testing data", Nature Communications 12, 4122 (2021), Table 1 and eqs. (3)-(6).
->>>>>>> main
 """
 
 from __future__ import annotations
@@ -239,11 +232,7 @@ def spectral_entropy(spectrum: Spectrum, rank: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class NormMetrics:
-<<<<<<< HEAD
-    """Scale and rank metrics of one layer.
-=======
     """Scale and rank metrics of one layer (docs/definitions.md).
->>>>>>> main
 
     Attributes
     ----------
@@ -370,11 +359,7 @@ class LayerFits:
     log_alpha_norm: float
 
     def as_row(self) -> dict[str, object]:
-<<<<<<< HEAD
-        """The table columns of these fits (named as in WeightWatcher where the same)."""
-=======
         """The table columns of these fits (names in docs/columns.md)."""
->>>>>>> main
         pl, tail, mp = self.power_law, self.tail, self.mp
         alpha = pl.alpha if pl.ok else math.nan
         return self.norm.as_row() | {

@@ -98,17 +98,10 @@ class Universality(StrEnum):
 # --- thresholds (the only place they live; the rank cut-off and the collapse gap are the
 # rank criterion of htsr.metrics, re-exported here) ---------------------------------------------
 
-<<<<<<< HEAD
-#: Smallest fraction of the ESD a collapsed cluster must hold. Rank collapse is "a
-#: large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far above what
-#: the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest eigenvalues
-#: can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
-=======
 #: Smallest fraction of the ESD a collapsed cluster must hold. docs/definitions.md calls rank
 #: collapse "a large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far
 #: above what the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest
 #: eigenvalues can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
->>>>>>> main
 COLLAPSE_MIN_FRACTION = 0.10
 #: Spike fraction at or above which there is no MP bulk. The paper's bulk-decay layers carry 5-9%
 #: of their eigenvalues beyond the edge and its heavy-tailed ones fail the MP fit (JMLR 2021,

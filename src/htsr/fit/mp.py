@@ -3,13 +3,8 @@
 The law itself (density, CDF, quantiles, bulk edges, Tracy-Widom scale) is in
 :mod:`htsr.fit.mp_law`; it is re-exported here for the callers that import it from this module.
 
-<<<<<<< HEAD
-Units: the eigenvalues of ``X = W^T W / N`` for an ``N x M`` matrix
-``W`` with ``N >= M`` and ``Q = N / M >= 1``.
-=======
 Units are those of docs/definitions.md, section 1: the eigenvalues of ``X = W^T W / N`` for an
 ``N x M`` matrix ``W`` with ``N >= M`` and ``Q = N / M >= 1``.
->>>>>>> main
 """
 
 from __future__ import annotations
@@ -47,11 +42,7 @@ MIN_EVALS = 16
 P_LOW, P_HIGH = 0.05, 0.80
 #: Eigenvalues below ``ZERO_TOL * max(evals)`` in absolute value count as round-off zeros;
 #: more negative values are invalid input. float64 Gram eigenvalues are accurate to ~1e-14
-<<<<<<< HEAD
-#: lambda_max (measured, docs/engine.md), so 1e-10 leaves four decades of margin.
-=======
 #: lambda_max (docs/engine.md), so 1e-10 leaves four decades of margin.
->>>>>>> main
 ZERO_TOL = 1e-10
 _MAX_ITER = 30
 

@@ -25,11 +25,7 @@ from htsr.fit.status import FitStatus
 
 #: Values with ``|v| <= ZERO_TOL * max(evals)`` count as zeros (dropped, counted in
 #: ``n_dropped``); more negative values are invalid input. Same rule as :mod:`htsr.fit.mp`:
-<<<<<<< HEAD
-#: float64 Gram eigenvalues are accurate to ~1e-14 lambda_max (measured; see htsr.spectrum).
-=======
 #: float64 Gram eigenvalues are accurate to ~1e-14 lambda_max (docs/engine.md).
->>>>>>> main
 ZERO_TOL = 1e-10
 #: Smallest tail a fit accepts: two points (``powerlaw`` 1.x never tries the largest value).
 MIN_TAIL = 2
