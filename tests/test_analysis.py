@@ -256,7 +256,7 @@ def test_failed_fits_are_left_out_of_the_summary() -> None:
 def test_randomize_is_seeded_and_executor_independent() -> None:
     rng = np.random.default_rng(4)
     weights = {f"l{i}": rng.standard_normal((150, 60)) for i in range(3)}
-    cols = ["rand_lambda_max", "rand_distance", "num_traps"]
+    cols = ["rand_lambda_max", "rand_log_w1", "num_traps"]
     a = htsr.analyze(weights, randomize=True, rng=7).layers[cols]
     b = htsr.analyze(weights, randomize=True, rng=7).layers[cols]
     c = htsr.analyze(dict(reversed(weights.items())), randomize=True, rng=7).layers[cols]
@@ -265,7 +265,7 @@ def test_randomize_is_seeded_and_executor_independent() -> None:
     pd.testing.assert_frame_equal(a, c.iloc[::-1].reset_index(drop=True))
     assert not a.equals(d)
     # A Gaussian matrix shuffled is still Gaussian: no traps, ESDs close (Wasserstein in decades)
-    assert (a.num_traps == 0).all() and (a.rand_distance < 0.05).all()
+    assert (a.num_traps == 0).all() and (a.rand_log_w1 < 0.05).all()
 
 
 def test_phase_columns_and_summary_counts() -> None:

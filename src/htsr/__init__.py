@@ -28,7 +28,7 @@ Phases (htsr.phases)
 Random matrices (htsr.rmt)
     MP law and Tracy-Widom edge, Gaussian/spiked/Pareto/low-rank ensembles, randomized ESD,
     calibration of alpha(mu)
-Figures and reports (htsr.plots, htsr.html; extra ``plot``)
+Figures (htsr.plots; extra ``plot``) and the HTML report (htsr.report.html; core only)
     Report.plot_layer(name), Report.plot_model(), Report.to_html(path)
 Training (htsr.monitor, htsr.experiments; extras ``monitor``, ``experiments``)
     SpectralMonitor(path).observe(model, epoch=...), the paper's models, data and sweeps

@@ -101,6 +101,8 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
         "shape": "x".join(map(str, ref.shape)) or "scalar",
         "dtype": ref.dtype,
     }
+    if ref.quant_type is not None:
+        row["quant_type"] = ref.quant_type
     if layer is not None:
         row |= {"N": layer.N, "M": layer.M, "Q": layer.Q, "num_slices": layer.num_slices}
     return row
@@ -108,6 +110,8 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
 
 def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -> str | None:
     """Why a tensor is not analysed, or None if it is (decided from metadata only)."""
+    if ref.unreadable is not None:
+        return ref.unreadable
     if layer is None:
         return f"{ref.ndim}-D tensor (bias, norm or scalar)"
     if isinstance(ref, UnpairedRef):  # fine-tune delta: no counterpart in the base
@@ -198,7 +202,7 @@ def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[s
     r = compare_randomized(spectrum.evals, rand_evals, N=spectrum.N, M=spectrum.M)
     return {
         "rand_lambda_max": r.rand_lambda_max,
-        "rand_distance": r.rand_distance,
+        "rand_log_w1": r.rand_distance,
         "num_traps": r.num_traps,
     }
 
@@ -351,7 +355,7 @@ def analyze(
         ``skip``: a failing layer gets ``status="error: ..."``; ``raise``: re-raise (debugging).
     randomize : bool, default False
         Also analyse each matrix with its elements shuffled (``rand_lambda_max``,
-        ``rand_distance``, ``num_traps``: correlation traps).
+        ``rand_log_w1``, ``num_traps``: correlation traps).
     rng : numpy.random.Generator, int or None
         Seeds the shuffles. Each layer's generator is derived from one draw of ``rng`` and the
         layer's name, so the same seed gives the same numbers whatever the executor.

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from htsr.cli.main import bad_input_exits
+from htsr.cli._common import bad_input_exits
 
 
 def parse_floats(spec: str, *, param: str) -> tuple[float, ...]:

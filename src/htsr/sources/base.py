@@ -56,6 +56,12 @@ class TensorRef:
         The class name of the owning module when known (``Linear``, ``Conv2d``, ...).
     layout : Layout
         The axis order of a convolution kernel.
+    quant_type : str or None
+        The stored quantisation of a quantised tensor (a GGUF ``Q4_K``, ``Q8_0``, ...), which
+        :meth:`load` dequantises; None for plain arrays.
+    unreadable : str or None
+        Why the data cannot be read (an encoding the reader does not decode, a value that is
+        not an array); such a tensor gets a ``skipped: <unreadable>`` row and is never loaded.
     """
 
     name: str
@@ -65,6 +71,8 @@ class TensorRef:
     loader: Callable[[], np.ndarray] = field(repr=False, compare=False)
     module_type: str | None = None
     layout: Layout = Layout.AUTO
+    quant_type: str | None = None
+    unreadable: str | None = None
 
     @property
     def ndim(self) -> int:
