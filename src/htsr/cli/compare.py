@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from htsr.cli.main import bad_input_exits, progress_bar
+from htsr.cli._common import bad_input_exits, progress_bar
 
 #: Columns of the printed ranking (when present), after the rank and the model.
 _SHOWN = (
