@@ -6,6 +6,7 @@ metrics, fits) is a plain function that can be used on its own.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import re
 import warnings
@@ -22,7 +23,7 @@ import numpy as np
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
 from htsr.lowrank import low_rank_esd
-from htsr.metrics import fit_layer
+from htsr.metrics import element_tail_index, fit_layer
 from htsr.phases import classify_layer
 from htsr.report.report import Report
 from htsr.report.results import LayerResult
@@ -116,6 +117,8 @@ def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -
         return f"{ref.ndim}-D tensor (bias, norm or scalar)"
     if isinstance(ref, UnpairedRef):  # fine-tune delta: no counterpart in the base
         return ref.reason
+    if layer.M == 0 or layer.num_slices == 0:
+        return f"empty tensor (shape {'x'.join(map(str, ref.shape))})"
     if not ref.is_float:
         return f"non-float dtype {ref.dtype}"
     if options.layers is not None and not options.layers.search(ref.name):
@@ -157,6 +160,7 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     if reason is not None or layer is None:
         return [LayerResult(ref.name, base | {"status": f"skipped: {reason}"})]
     try:
+        element_mu = math.nan  # the entries' tail; not formed for a low-rank update
         if isinstance(ref, LowRankRef) and not options.randomize:  # exact, from the factors
             spectra, randomized = (
                 [low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)],
@@ -167,6 +171,7 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             array = ref.load()
             spectra = _spectra(array, layer, options)
             randomized = _randomized_spectra(array, layer, options) if options.randomize else None
+            element_mu = element_tail_index(array)  # whole tensor, for every slice
     except LayerError as e:
         if options.on_error == "raise":
             raise
@@ -179,7 +184,9 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             name, row["name"], row["num_slices"] = f"{ref.name}[{i}]", f"{ref.name}[{i}]", 1
         rand = randomized[i] if randomized is not None else None
         fits = fit_layer(spectrum)
-        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        phase = classify_layer(
+            spectrum, mp=fits.mp, power_law=fits.power_law, element_mu=element_mu
+        )
         row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
         row["status"] = "ok"
         results.append(LayerResult(name, row, spectrum, fits, rand, phase))
@@ -219,13 +226,21 @@ def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[Laye
     except Exception as e:  # a layer's unexpected failure: record it, go on
         if options.on_error == "raise":
             raise
+        return [LayerResult(ref.name, _error_row(ref, options, e))]
+
+
+def _error_row(ref: TensorRef, options: AnalysisOptions, error: Exception) -> dict[str, Any]:
+    """The row of a tensor whose analysis (or metadata) failed unexpectedly."""
+    try:
         row = _base_row(ref, layer_of(ref, options))
-        return [LayerResult(ref.name, row | {"status": f"error: {type(e).__name__}: {e}"})]
+    except Exception:  # the metadata itself is what failed: keep what is safe to show
+        row = {"name": ref.name, "kind": "other", "shape": str(ref.shape), "dtype": ref.dtype}
+    return row | {"status": f"error: {type(error).__name__}: {error}"}
 
 
 def _single_threaded_blas() -> None:
     """Worker initializer: one BLAS thread per worker (oversubscribed OpenBLAS was up to
-    12x slower here, DESIGN.md section 5)."""
+    12x slower here, docs/engine.md)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
@@ -434,14 +449,24 @@ def describe(
     options = _analyze_iv(None, None, None, min_evals, "float64", conv_layout, "skip", pool)
     rows = []
     for ref in open_model(model).refs:
-        layer = layer_of(ref, options)
-        row = _base_row(ref, layer)
-        if layer is not None:
-            row["num_evals"] = layer.num_evals(pool=options.pool)
-        reason = skip_reason(ref, layer, options)
-        row["status"] = "ok" if reason is None else f"skipped: {reason}"
-        rows.append(row)
+        try:
+            rows.append(_describe_row(ref, options))
+        except HtsrError:
+            raise
+        except Exception as e:  # one tensor's metadata never stops the others
+            rows.append(_error_row(ref, options, e))
     return layers_frame(rows)
 
 
+def _describe_row(ref: TensorRef, options: AnalysisOptions) -> dict[str, Any]:
+    layer = layer_of(ref, options)
+    row = _base_row(ref, layer)
+    if layer is not None:
+        row["num_evals"] = layer.num_evals(pool=options.pool)
+    reason = skip_reason(ref, layer, options)
+    row["status"] = "ok" if reason is None else f"skipped: {reason}"
+    return row
+
+
 __all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe", "provenance"]
+

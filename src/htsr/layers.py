@@ -95,8 +95,8 @@ class Layer:
 
     @property
     def Q(self) -> float:
-        """Aspect ratio N / M >= 1."""
-        return self.N / self.M
+        """Aspect ratio N / M >= 1 (NaN for an empty matrix, M = 0)."""
+        return self.N / self.M if self.M else float("nan")
 
     def num_evals(self, *, pool: bool = True) -> int:
         """Eigenvalues in one ESD: ``M * num_slices`` pooled, ``M`` per slice."""

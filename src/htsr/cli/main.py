@@ -7,6 +7,7 @@ on stderr; 130 interrupted (Ctrl-C), leaving no half-written output file.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,7 +65,9 @@ def print_report(
     from htsr.report.display import report_renderable
 
     stream = sys.stderr if to_stderr else sys.stdout
-    console = Console(file=stream, width=None if stream.isatty() else PIPE_WIDTH)
+    # a terminal (or COLUMNS) sets the width; a pipe or a file gets room for every column
+    fitted = stream.isatty() or "COLUMNS" in os.environ
+    console = Console(file=stream, width=None if fitted else PIPE_WIDTH)
     missing = [c for c in columns or [] if c not in report.layers.columns]
     if missing:
         click.echo(
@@ -127,7 +130,7 @@ _OUTPUT: list[Callable[[Any], Any]] = [
         "--html",
         "html_path",
         type=click.Path(path_type=Path),
-        help="Write a self-contained HTML report (needs htsr[plot]).",
+        help="Write a self-contained HTML report (charts drawn by the browser).",
     ),
     click.option(
         "--plots",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from htsr.errors import SourceError
-from htsr.sources.base import TensorRef, naturally_sorted
+from htsr.sources.base import TensorRef, check_regular_file, guarded, naturally_sorted, reading
 from htsr.sources.flax import msgpack_refs
 from htsr.sources.gguf import gguf_refs
 from htsr.sources.keras import keras_refs
@@ -116,13 +116,17 @@ def _open_path(path: Path) -> ModelSource:
         raise SourceError(path, "no such file or directory")
     if path.is_dir():
         return _open_directory(path)
+    check_regular_file(path)  # before any open: a FIFO or device is refused, never read
     if path.name.endswith(".index.json"):
-        return _open_index(path)
+        with reading(path, "shard index"):
+            return _open_index(path)
     fmt = _BY_SUFFIX.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(_BY_SUFFIX))
         raise SourceError(path, f"unsupported file type {path.suffix!r}; htsr reads {known}")
-    return ModelSource(fmt.reader(path), str(path), fmt.name)
+    with reading(path, f"{fmt.name} file"):  # the one error contract (see htsr.sources.base)
+        refs = fmt.reader(path)
+    return ModelSource([guarded(ref, f"{fmt.name} file") for ref in refs], str(path), fmt.name)
 
 
 def _open_index(index: Path) -> ModelSource:
