@@ -154,6 +154,8 @@ def _progress_bar() -> tuple[Callable[[float, float, str], None], Callable[[], N
         console=console,
         disable=not console.is_terminal,
         transient=False,
+        # runs and epochs can be minutes apart: estimate the speed over the whole sweep
+        speed_estimate_period=24 * 3600,
     )
     task = bar.add_task("runs", total=None)
     bar.start()

@@ -114,7 +114,7 @@ def _check_resume(out: Path, config: SweepConfig, overwrite: bool) -> None:
 
 
 #: A progress callback: ``progress(done, total, label)`` with ``done`` and ``total`` in units of
-#: estimated work (see :func:`run_cost`), called once before the first run and after each run.
+#: estimated work (see :func:`run_cost`).
 ProgressCallback = Callable[[float, float, str], None]
 
 
@@ -124,6 +124,18 @@ def run_cost(n_train: int, batch_size: int, epochs: int) -> float:
     arithmetic of 64 samples, so batch size 2 costs ~30 times more per epoch than 1024)."""
     steps = -(-int(n_train) // int(batch_size))
     return float(epochs) * (steps + n_train / 64.0)
+
+
+def _partial(
+    progress: ProgressCallback | None, done: float, cost: float, total: float, run: str
+) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+
+    def on_epoch(epoch: int, epochs: int) -> None:
+        progress(done + cost * epoch / max(epochs, 1), total, run)
+
+    return on_epoch
 
 
 def run_sweep(
@@ -151,7 +163,8 @@ def run_sweep(
     echo : callable, optional
         Called with one line per run (default: the module's logger at INFO level).
     progress : callable, optional
-        ``progress(done, total, label)`` (see :data:`ProgressCallback`), for a progress bar.
+        ``progress(done, total, label)`` (see :data:`ProgressCallback`), for a progress bar:
+        called before the first run, after every epoch and after every run.
 
     Returns
     -------
@@ -238,6 +251,7 @@ def run_sweep(
                     monitor=monitor,
                     checkpoint_dir=out / "checkpoints" / run_file(run),
                     scalars={"setting": float(value), "seed": seed, "final_epoch": epochs},
+                    on_epoch=_partial(progress, done_work, cost, total, run),
                 )
                 _save_esds(monitor, out / "esd" / f"{run_file(run)}.npz")
                 ran.append(run)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -233,6 +234,7 @@ def train_model(
     monitor: SpectralObserver | None = None,
     checkpoint_dir: str | Path | None = None,
     scalars: dict[str, Any] | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` with ``config``; observe it before training and after
     each epoch; resume from the monitor's history when it has finished epochs.
@@ -254,6 +256,8 @@ def train_model(
         Where the per-run checkpoint goes (needed for resuming).
     scalars : dict, optional
         Extra values recorded on every row (the run's settings).
+    on_epoch : callable, optional
+        ``on_epoch(epoch, total)`` after every epoch (for a progress bar).
 
     Returns
     -------
@@ -342,6 +346,8 @@ def train_model(
         if epoch % config.record_every == 0 or epoch == total:
             accs = record(epoch)
             recorded.append(epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, total)
     model.to("cpu")
     history = getattr(monitor, "history_", None)
     return TrainResult(
