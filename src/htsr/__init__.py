@@ -30,6 +30,7 @@ Training (htsr.monitor, htsr.experiments; extras ``monitor``, ``experiments``)
     SpectralMonitor(path).observe(model, epoch=...), the paper's models, data and sweeps
 """
 
+from htsr._version import __version__
 from htsr.analysis import analyze, describe
 from htsr.errors import (
     DegenerateLayerWarning,
@@ -39,10 +40,8 @@ from htsr.errors import (
     LayerErrorsWarning,
     SourceError,
 )
-from htsr.report import Report, load_report
+from htsr.report import LayerResult, Report, load_report
 from htsr.spectrum import Spectrum, esd
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DegenerateLayerWarning",
@@ -50,9 +49,11 @@ __all__ = [
     "HtsrError",
     "LayerError",
     "LayerErrorsWarning",
+    "LayerResult",
     "Report",
     "SourceError",
     "Spectrum",
+    "__version__",
     "analyze",
     "describe",
     "esd",

@@ -14,23 +14,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
-from htsr.metrics import LayerFits, fit_layer
-from htsr.phases import PhaseResult, classify_layer
+from htsr.metrics import fit_layer
+from htsr.phases import classify_layer
+from htsr.report.report import Report
+from htsr.report.results import LayerResult
+from htsr.report.table import layers_frame
 from htsr.rmt.randomize import compare_randomized, shuffle_elements
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
 from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd
-
-if TYPE_CHECKING:
-    from htsr.fit.mp import MPFit
-    from htsr.fit.powerlaw import PowerLawFit
-    from htsr.report import Report
 
 #: ``progress(done, total, name)`` is called before each tensor and once at the end.
 ProgressCallback = Callable[[int, int, str], None]
@@ -52,44 +50,6 @@ class AnalysisOptions:
     on_error: str = "skip"
     randomize: bool = False
     seed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LayerResult:
-    """Everything computed for one row of the table.
-
-    Attributes
-    ----------
-    name : str
-        Row name (the tensor name, plus ``[i]`` for an unpooled convolution slice).
-    row : dict
-        The row's columns.
-    spectrum : Spectrum or None
-        The ESD, when the layer was analysed.
-    fits : LayerFits or None
-        Norm metrics, power-law fit and alternatives, MP fit.
-    rand_evals : numpy.ndarray or None
-        ESD of the element-shuffled matrix, when ``randomize=True``.
-    phase : PhaseResult or None
-        Phase of training and universality class.
-    """
-
-    name: str
-    row: dict[str, Any]
-    spectrum: Spectrum | None = field(default=None, repr=False)
-    fits: LayerFits | None = field(default=None, repr=False)
-    rand_evals: np.ndarray | None = field(default=None, repr=False)
-    phase: PhaseResult | None = field(default=None, repr=False)
-
-    @property
-    def power_law(self) -> PowerLawFit | None:
-        """The power-law fit of the tail, when the layer was analysed."""
-        return None if self.fits is None else self.fits.power_law
-
-    @property
-    def mp(self) -> MPFit | None:
-        """The Marchenko-Pastur fit of the bulk, when the layer was analysed."""
-        return None if self.fits is None else self.fits.mp
 
 
 def _analyze_iv(
@@ -407,8 +367,6 @@ def analyze(
     >>> report.layers.loc[0, ["name", "N", "M", "status"]].tolist()
     ['fc', 200, 100, 'ok']
     """
-    from htsr.report import Report
-
     options = _analyze_iv(
         layers, exclude, kinds, min_evals, solver_dtype, conv_layout, on_error, pool
     )
@@ -417,7 +375,22 @@ def analyze(
     seed = int(np.random.default_rng(rng).integers(2**63)) if randomize else 0
     options = replace(options, randomize=bool(randomize), seed=seed)
     results = run_analysis(source, options, progress=progress, executor=executor)
-    return Report.from_results(results, source=source.description)
+    return Report.from_results(
+        results, source=source.description, provenance=provenance(options, source.description)
+    )
+
+
+def provenance(options: AnalysisOptions, source: str) -> dict[str, Any]:
+    """How a report was produced: htsr version, the analysis options, the seed, the source."""
+    from htsr._version import __version__
+
+    opts = asdict(options)
+    for key in ("layers", "exclude"):
+        opts[key] = None if opts[key] is None else opts[key].pattern
+    opts["kinds"] = None if opts["kinds"] is None else sorted(str(k) for k in opts["kinds"])
+    opts["conv_layout"] = str(opts["conv_layout"])
+    seed = opts.pop("seed")
+    return {"htsr_version": __version__, "options": opts, "seed": seed, "source": source}
 
 
 def describe(
@@ -431,8 +404,6 @@ def describe(
     pandas.DataFrame
         ``name, kind, shape, dtype, N, M, Q, num_slices, num_evals, status``.
     """
-    from htsr.report import layers_frame
-
     options = _analyze_iv(None, None, None, min_evals, "float64", conv_layout, "skip", pool)
     rows = []
     for ref in open_model(model).refs:
@@ -446,4 +417,4 @@ def describe(
     return layers_frame(rows)
 
 
-__all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe"]
+__all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe", "provenance"]

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from htsr._optional import import_optional
-from htsr.columns import COLUMNS_BY_NAME
-from htsr.display import format_value
+from htsr.report.columns import COLUMNS_BY_NAME
+from htsr.report.display import format_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,8 +94,8 @@ def figure_data_uri(fig: Figure, *, dpi: int = 64, colors: int | None = 64) -> s
 
 def table_frame(report: Report) -> pd.DataFrame:
     """The rows of the HTML table: every tensor but 1-D ones, alpha and D filled if missing."""
-    from htsr.display import shown_rows
     from htsr.plots.model import model_frame
+    from htsr.report.display import shown_rows
 
     rows = shown_rows(report).reset_index(drop=True).copy()
     if rows.empty or ("alpha" in rows.columns and "D" in rows.columns):
@@ -176,7 +176,7 @@ def _context(report: Report, *, figures: bool, dpi: int, colors: int | None) -> 
     model_image = None
     if figures and analysed:
         model_image = figure_data_uri(plot_model(report), dpi=72, colors=colors)
-    from htsr import __version__
+    from htsr._version import __version__
 
     return {
         "source": report.source,

@@ -61,7 +61,7 @@ def history(
     from rich.console import Console
     from rich.table import Table
 
-    from htsr.display import format_value
+    from htsr.report.display import format_value
 
     out = Table(title=f"htsr history: {path} ({frame['run'].nunique()} runs)")
     for col in table.columns:

@@ -134,11 +134,11 @@ def analyze(
     quiet: bool,
 ) -> None:
     """Analyse every weight matrix of MODEL (file or directory) and print the table."""
-    import htsr
-    from htsr.display import report_renderable
+    from htsr.analysis import analyze as run
+    from htsr.report.display import report_renderable
 
     with bad_input_exits(), progress_bar(not quiet) as progress:
-        report = htsr.analyze(
+        report = run(
             model,
             layers=layers,
             exclude=exclude,
@@ -176,16 +176,16 @@ def analyze(
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the table as CSV.")
 def describe(model: Path, min_evals: int, csv_path: Path | None) -> None:
     """List the tensors of MODEL with shapes only (no tensor data read where possible)."""
-    import htsr
+    from htsr.analysis import describe as shapes
 
     with bad_input_exits():
-        frame = htsr.describe(model, min_evals=min_evals)
+        frame = shapes(model, min_evals=min_evals)
     if csv_path is not None:
         frame.to_csv(csv_path, index=False)
     from rich.console import Console
     from rich.table import Table
 
-    from htsr.display import format_value
+    from htsr.report.display import format_value
 
     table = Table(title=f"htsr describe: {model}")
     for c in frame.columns:

@@ -15,23 +15,17 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pandas as pd
 
 from htsr.monitor.history import KEY_COLUMNS, History
+from htsr.report.columns import COLUMNS_BY_NAME
+from htsr.report.columns import RECORDED_COLUMNS as _RECORDED
 
 if TYPE_CHECKING:
     from htsr.report import Report
 
-#: Columns every history row has, NaN until the analysis provides them (the fits and the
-#: phase columns are added by later stages of the pipeline; the history records whatever
-#: :func:`htsr.analyze` returns).
-RECORDED_COLUMNS = (
-    "alpha",
-    "phase",
-    "mp_softrank",
-    "spike_fraction",
-    "stable_rank",
-    "rank_collapse_fraction",
-)
+#: Columns every history row has (the registry's ``recorded`` flag), NaN until the analysis
+#: provides them.
+RECORDED_COLUMNS: tuple[str, ...] = _RECORDED
 #: Recorded columns holding text (missing values are None, stored as TEXT).
-_TEXT = frozenset({"phase"})
+_TEXT = frozenset(c for c in _RECORDED if COLUMNS_BY_NAME[c].dtype == "string")
 
 
 @runtime_checkable
@@ -182,9 +176,9 @@ class SpectralMonitor:
         self._observe_iv(epoch)
         if epoch % self.every:
             return pd.DataFrame(columns=list(KEY_COLUMNS))
-        import htsr
+        from htsr.analysis import analyze
 
-        report = htsr.analyze(
+        report = analyze(
             model,
             layers=self.layers,
             exclude=self.exclude,

@@ -12,23 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from htsr.report import Report
+    from htsr.report.report import Report
 
-#: Columns shown in the terminal table, when present, in this order.
-TABLE_COLUMNS = (
-    "name",
-    "kind",
-    "N",
-    "M",
-    "alpha",
-    "D",
-    "phase",
-    "mp_softrank",
-    "num_spikes",
-    "stable_rank",
-    "hard_rank",
-    "status",
-)
+from htsr.report.columns import TABLE_COLUMNS
 
 
 def format_value(value: Any) -> str:
@@ -108,4 +94,4 @@ def report_html_snippet(report: Report, *, max_rows: int = 60) -> str:
     )
 
 
-__all__ = ["TABLE_COLUMNS", "format_value", "report_html_snippet", "report_renderable"]
+__all__ = ["format_value", "report_html_snippet", "report_renderable"]
