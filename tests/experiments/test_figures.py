@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from htsr.experiments.config import SweepConfig, run_file
-from htsr.experiments.figures import plot_esd_panel, plot_metric_vs_setting, pooled_esd
+from htsr.experiments.figures import plot_esd_panel, plot_metric_vs_setting
+from htsr.experiments.pooled import pooled_esd, pooled_fits
 from htsr.rmt import gaussian_matrix
 from htsr.spectrum import esd
 
@@ -53,6 +54,11 @@ def test_esd_panel_pools_seeds(tmp_path):
     np.testing.assert_array_equal(pooled, np.sort(np.concatenate([evals[2, 0], evals[2, 1]])))
     assert pooled_esd(esd_dir, config, 8, "fc2.weight").size == 60  # seed 1 missing
     assert pooled_esd(esd_dir, config, 8, "nope").size == 0
+    fits = pooled_fits(esd_dir, config, "fc2.weight", (120, 60))
+    assert fits["n"].tolist() == [120, 60] and fits["batch_size"].tolist() == [2, 8]
+    # Gaussian matrices: no spike beyond the MP edge, soft rank ~1
+    assert (fits["spike_fraction"] == 0).all() and (abs(fits["softrank"] - 1) < 0.2).all()
+    assert np.isnan(fits.attrs["rho_alpha"])  # two settings: no Spearman
     fig = plot_esd_panel(esd_dir, config, "fc2.weight", (120, 60), phases={2: "random_like x2"})
     axes = fig.axes
     assert len(axes) == 4  # 2 rows (log-log, linear with MP) x 2 settings

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from htsr._optional import import_optional
-from htsr.experiments.config import SweepConfig, run_file
+from htsr.experiments.config import SweepConfig
+from htsr.experiments.pooled import pooled_esd
 from htsr.experiments.summary import setting_table
 
 if TYPE_CHECKING:
@@ -64,20 +65,6 @@ def plot_metric_vs_setting(
     ax.set_ylabel(metric)
     ax.legend(fontsize=7)
     return ax
-
-
-def pooled_esd(esd_dir: Path, config: SweepConfig, value: float, layer: str) -> np.ndarray:
-    """The final eigenvalues of ``layer`` at one setting, pooled over the seeds (as the paper
-    pools MiniAlexNet's FC1 over its 10 runs); empty when no run has them."""
-    parts = []
-    for seed in config.seeds:
-        path = esd_dir / f"{run_file(config.run_id(value, seed))}.npz"
-        if not path.is_file():
-            continue
-        with np.load(path) as esds:
-            if layer in esds:
-                parts.append(np.asarray(esds[layer], dtype=np.float64))
-    return np.sort(np.concatenate(parts)) if parts else np.empty(0)
 
 
 def plot_esd_panel(
@@ -165,4 +152,4 @@ def plot_esd_panel(
     return fig
 
 
-__all__ = ["PER_RUN", "plot_esd_panel", "plot_metric_vs_setting", "pooled_esd"]
+__all__ = ["PER_RUN", "plot_esd_panel", "plot_metric_vs_setting"]

@@ -69,9 +69,54 @@ def write_outputs(
     if plots:
         with contextlib.suppress(ImportError):  # matplotlib missing: tables only
             files |= write_plots(results, config, out)
+    text = summary_markdown(results, config, seconds=seconds)
+    pooled = _pooled(results, config, out)
+    if pooled is not None:
+        files["pooled"] = out / "pooled.csv"
+        pooled.to_csv(files["pooled"], index=False)
+        text += _pooled_markdown(pooled, config)
     files["summary"] = out / "summary.md"
-    files["summary"].write_text(summary_markdown(results, config, seconds=seconds))
+    files["summary"].write_text(text)
     return files
+
+
+def _pooled(results: pd.DataFrame, config: SweepConfig, out: Path) -> pd.DataFrame | None:
+    """Fits of the ESDs pooled over seeds, for every layer with a shape, stacked."""
+    from htsr.experiments.pooled import pooled_fits
+
+    if not {"N", "M"} <= set(results.columns) or not (out / "esd").is_dir():
+        return None
+    frames = []
+    for layer in dict.fromkeys(results["name"]):
+        rows = results[results["name"] == layer]
+        shape = (int(rows["N"].iloc[0]), int(rows["M"].iloc[0]))
+        frame = pooled_fits(out / "esd", config, layer, shape)
+        frame.insert(0, "name", layer)
+        frame["rho_alpha"] = frame.attrs["rho_alpha"]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _pooled_markdown(pooled: pd.DataFrame, config: SweepConfig) -> str:
+    setting = config.kind
+    lines = [
+        "",
+        f"## ESDs pooled over the {len(config.seeds)} seeds (as the paper pools FC1 over its runs)",
+        "",
+        f"| layer | {setting} | eigenvalues | alpha | spike fraction | MP soft rank |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, r in pooled.iterrows():
+        lines.append(
+            f"| `{r['name']}` | {r[setting]:g} | {r['n']} | {r['alpha']:.2f} "
+            f"| {r['spike_fraction']:.3f} | {r['softrank']:.3f} |"
+        )
+    lines.append("")
+    for layer, group in pooled.groupby("name", sort=False):
+        lines.append(
+            f"- `{layer}`: Spearman rho({setting}, pooled alpha) {group['rho_alpha'].iloc[0]:+.2f}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 __all__ = ["write_outputs", "write_plots"]
