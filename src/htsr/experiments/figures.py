@@ -67,6 +67,19 @@ def plot_metric_vs_setting(
     return ax
 
 
+def metric_figure(
+    results: pd.DataFrame, setting: str, metrics: Sequence[str], *, ylabel: str | None = None
+) -> Figure:
+    """One Figure with :func:`plot_metric_vs_setting` of each of ``metrics`` on one Axes."""
+    fig = _figure("metric_figure", figsize=(5, 3.5), layout="tight")
+    ax = fig.add_subplot()
+    for metric in metrics:
+        plot_metric_vs_setting(results, setting, metric, ax=ax)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    return fig
+
+
 def plot_esd_panel(
     esd_dir: Path,
     config: SweepConfig,
@@ -152,4 +165,4 @@ def plot_esd_panel(
     return fig
 
 
-__all__ = ["PER_RUN", "plot_esd_panel", "plot_metric_vs_setting"]
+__all__ = ["PER_RUN", "metric_figure", "plot_esd_panel", "plot_metric_vs_setting"]

@@ -22,19 +22,15 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def write_plots(results: pd.DataFrame, config: SweepConfig, out: Path) -> dict[str, Path]:
     """Draw the metric-vs-setting figures and the ESD panel of every layer into ``out``."""
-    from htsr.experiments.figures import plot_esd_panel, plot_metric_vs_setting
+    from htsr.experiments.figures import metric_figure, plot_esd_panel
 
     files = {}
     setting = config.kind
     for metric in ("alpha", "spike_fraction", "stable_rank", "rank_collapse_fraction"):
-        ax = plot_metric_vs_setting(results, setting, metric)
-        ax.figure.tight_layout()
-        files[f"{metric}_plot"] = _save(ax.figure, out / f"{metric}_vs_{setting}.png")
-    ax = plot_metric_vs_setting(results, setting, "train_acc")
-    plot_metric_vs_setting(results, setting, "test_acc", ax=ax)
-    ax.set_ylabel("accuracy")
-    ax.figure.tight_layout()
-    files["accuracy_plot"] = _save(ax.figure, out / f"accuracy_vs_{setting}.png")
+        fig = metric_figure(results, setting, [metric])
+        files[f"{metric}_plot"] = _save(fig, out / f"{metric}_vs_{setting}.png")
+    fig = metric_figure(results, setting, ["train_acc", "test_acc"], ylabel="accuracy")
+    files["accuracy_plot"] = _save(fig, out / f"accuracy_vs_{setting}.png")
     for layer in dict.fromkeys(results["name"]):
         rows = results[results["name"] == layer]
         if not {"N", "M"} <= set(rows.columns):
