@@ -256,7 +256,7 @@ def test_failed_fits_are_left_out_of_the_summary() -> None:
 def test_randomize_is_seeded_and_executor_independent() -> None:
     rng = np.random.default_rng(4)
     weights = {f"l{i}": rng.standard_normal((150, 60)) for i in range(3)}
-    cols = ["rand_lambda_max", "rand_distance", "num_traps"]
+    cols = ["rand_lambda_max", "rand_log_w1", "num_traps"]
     a = htsr.analyze(weights, randomize=True, rng=7).layers[cols]
     b = htsr.analyze(weights, randomize=True, rng=7).layers[cols]
     c = htsr.analyze(dict(reversed(weights.items())), randomize=True, rng=7).layers[cols]
@@ -265,7 +265,7 @@ def test_randomize_is_seeded_and_executor_independent() -> None:
     pd.testing.assert_frame_equal(a, c.iloc[::-1].reset_index(drop=True))
     assert not a.equals(d)
     # A Gaussian matrix shuffled is still Gaussian: no traps, ESDs close (Wasserstein in decades)
-    assert (a.num_traps == 0).all() and (a.rand_distance < 0.05).all()
+    assert (a.num_traps == 0).all() and (a.rand_log_w1 < 0.05).all()
 
 
 def test_phase_columns_and_summary_counts() -> None:
@@ -287,3 +287,44 @@ def test_phase_columns_and_summary_counts() -> None:
     s = report.summary
     assert (s["num_random_like"], s["num_heavy_tailed"], s["num_rank_collapse"]) == (1, 1, 1)
     assert s["num_bulk_decay"] == 0
+
+
+def _zero_size_model(tmp_path: Path, kind: str) -> object:
+    rng = np.random.default_rng(0)
+    tensors = {
+        "a.weight": rng.standard_normal((40, 20)).astype(np.float32),
+        "empty_rows.weight": np.zeros((0, 7), np.float32),
+        "empty_cols.weight": np.zeros((9, 0), np.float32),
+        "empty_conv.weight": np.zeros((0, 3, 3, 3), np.float32),
+    }
+    if kind == "dict":
+        return tensors
+    if kind == "state_dict":
+        return {k: torch.from_numpy(v) for k, v in tensors.items()}
+    if kind == "safetensors":
+        save_file(tensors, tmp_path / "m.safetensors")
+        return tmp_path / "m.safetensors"
+    if kind == "pt":
+        torch.save({k: torch.from_numpy(v) for k, v in tensors.items()}, tmp_path / "m.pt")
+        return tmp_path / "m.pt"
+    np.savez(tmp_path / "m.npz", **tensors)
+    return tmp_path / "m.npz"
+
+
+@pytest.mark.parametrize("kind", ["dict", "state_dict", "safetensors", "pt", "npz"])
+def test_zero_size_tensors_are_skipped_rows(tmp_path: Path, kind: str) -> None:
+    """A 0 x N or N x 0 tensor is one `skipped:` row in analyze and describe (it used to
+    abort the run with ZeroDivisionError)."""
+    model = _zero_size_model(tmp_path, kind)
+    for frame in (htsr.analyze(model).layers, htsr.describe(model)):
+        status = dict(zip(frame["name"], frame["status"], strict=True))
+        assert status["a.weight"] == "ok"
+        for name in ("empty_rows.weight", "empty_cols.weight", "empty_conv.weight"):
+            assert status[name].startswith("skipped: empty tensor"), status
+        assert frame.loc[frame["name"] == "empty_rows.weight", "Q"].isna().all()
+
+
+def test_zero_size_npy(tmp_path: Path) -> None:
+    np.save(tmp_path / "w.npy", np.zeros((0, 5), np.float32))
+    (row,) = htsr.describe(tmp_path / "w.npy")["status"]
+    assert row.startswith("skipped: empty tensor")

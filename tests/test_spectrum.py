@@ -98,3 +98,36 @@ def test_esd_iv() -> None:
 
 def test_gram_floor_scales_with_m() -> None:
     assert gram_floor(100) == pytest.approx(8 * 100 * np.finfo(np.float64).eps)
+
+
+@pytest.mark.parametrize("magnitude", [1e-150, 1e153])
+def test_extreme_magnitudes_are_exact(magnitude: float) -> None:
+    """Weights far from 1 are rescaled by a power of two before the Gram: exact against the
+    SVD (a tall matrix: its Gram diagonal N * |w|^2 overflows at 1e150 where lambda does not)."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4000, 6))
+    s = np.linalg.svd(w, compute_uv=False)
+    expected = np.sort(s**2) / 4000 * magnitude**2
+    np.testing.assert_allclose(esd(w * magnitude).evals, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("magnitude", "match"),
+    [(1e-170, "underflow float64"), (1e160, "overflow float64"), (0.0, "all-zero")],
+)
+def test_out_of_range_weights_say_why(magnitude: float, match: str) -> None:
+    """Eigenvalues that float64 cannot hold (~1e-340, ~1e320) are named as such, not taken
+    for an all-zero or a NaN/Inf matrix."""
+    w = np.random.default_rng(0).standard_normal((40, 20)) * magnitude
+    with pytest.raises(LayerError, match=match):
+        esd(w)
+
+
+def test_low_precision_gram_is_blockwise_and_exact() -> None:
+    """A bf16 matrix goes through the blockwise syrk path; same numbers as a float64 copy."""
+    import ml_dtypes
+
+    w = np.random.default_rng(1).standard_normal((3000, 40)).astype(ml_dtypes.bfloat16)
+    np.testing.assert_allclose(
+        esd(w).evals, esd(w.astype(np.float64)).evals, rtol=1e-12, atol=1e-15
+    )

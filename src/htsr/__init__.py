@@ -8,6 +8,10 @@ Whole models
     analyze(model, ...) -> Report     one row of spectral metrics per layer
     describe(model)     -> DataFrame  the same rows, shapes only
     load_report(path)   -> Report     reload a saved report
+    analyze(model, base=base) -> Report  fine-tune updates W - W_base; LoRA adapters as s B A
+Several models (htsr.compare, htsr.distances)
+    compare(models, accuracies=...) -> Comparison  model metrics, ranking, correlations
+    distances(a, b)     -> DataFrame  per-layer distances of a fine-tune from its base
 Sources (htsr.sources)
     open_model(model)   -> ModelSource lazy tensors of any supported format
 Layers (htsr.layers)
@@ -24,7 +28,7 @@ Phases (htsr.phases)
 Random matrices (htsr.rmt)
     MP law and Tracy-Widom edge, Gaussian/spiked/Pareto/low-rank ensembles, randomized ESD,
     calibration of alpha(mu)
-Figures and reports (htsr.plots, htsr.html; extra ``plot``)
+Figures (htsr.plots; extra ``plot``) and the HTML report (htsr.report.html; core only)
     Report.plot_layer(name), Report.plot_model(), Report.to_html(path)
 Training (htsr.monitor, htsr.experiments; extras ``monitor``, ``experiments``)
     SpectralMonitor(path).observe(model, epoch=...), the paper's models, data and sweeps
@@ -32,6 +36,8 @@ Training (htsr.monitor, htsr.experiments; extras ``monitor``, ``experiments``)
 
 from htsr._version import __version__
 from htsr.analysis import analyze, describe
+from htsr.compare import Comparison, compare
+from htsr.distances import distances
 from htsr.errors import (
     DegenerateLayerWarning,
     FitWarning,
@@ -44,6 +50,7 @@ from htsr.report import LayerResult, Report, load_report
 from htsr.spectrum import Spectrum, esd
 
 __all__ = [
+    "Comparison",
     "DegenerateLayerWarning",
     "FitWarning",
     "HtsrError",
@@ -55,7 +62,9 @@ __all__ = [
     "Spectrum",
     "__version__",
     "analyze",
+    "compare",
     "describe",
+    "distances",
     "esd",
     "load_report",
 ]

@@ -6,6 +6,7 @@ metrics, fits) is a plain function that can be used on its own.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import re
 import warnings
@@ -21,13 +22,16 @@ import numpy as np
 
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
 from htsr.layers import Layer, LayerKind, make_layer, parse_kinds
-from htsr.metrics import fit_layer
+from htsr.lowrank import low_rank_esd
+from htsr.metrics import element_tail_index, fit_layer
 from htsr.phases import classify_layer
 from htsr.report.report import Report
 from htsr.report.results import LayerResult
 from htsr.report.table import layers_frame
 from htsr.rmt.randomize import compare_randomized, shuffle_elements
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
+from htsr.sources.delta import UnpairedRef, with_base
+from htsr.sources.peft import LowRankRef
 from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd
 
 #: ``progress(done, total, name)`` is called before each tensor and once at the end.
@@ -98,6 +102,8 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
         "shape": "x".join(map(str, ref.shape)) or "scalar",
         "dtype": ref.dtype,
     }
+    if ref.quant_type is not None:
+        row["quant_type"] = ref.quant_type
     if layer is not None:
         row |= {"N": layer.N, "M": layer.M, "Q": layer.Q, "num_slices": layer.num_slices}
     return row
@@ -105,8 +111,14 @@ def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
 
 def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -> str | None:
     """Why a tensor is not analysed, or None if it is (decided from metadata only)."""
+    if ref.unreadable is not None:
+        return ref.unreadable
     if layer is None:
         return f"{ref.ndim}-D tensor (bias, norm or scalar)"
+    if isinstance(ref, UnpairedRef):  # fine-tune delta: no counterpart in the base
+        return ref.reason
+    if layer.M == 0 or layer.num_slices == 0:
+        return f"empty tensor (shape {'x'.join(map(str, ref.shape))})"
     if not ref.is_float:
         return f"non-float dtype {ref.dtype}"
     if options.layers is not None and not options.layers.search(ref.name):
@@ -148,9 +160,18 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     if reason is not None or layer is None:
         return [LayerResult(ref.name, base | {"status": f"skipped: {reason}"})]
     try:
-        array = ref.load()
-        spectra = _spectra(array, layer, options)
-        randomized = _randomized_spectra(array, layer, options) if options.randomize else None
+        element_mu = math.nan  # the entries' tail; not formed for a low-rank update
+        if isinstance(ref, LowRankRef) and not options.randomize:  # exact, from the factors
+            spectra, randomized = (
+                [low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)],
+                None,
+            )
+            array = None
+        else:
+            array = ref.load()
+            spectra = _spectra(array, layer, options)
+            randomized = _randomized_spectra(array, layer, options) if options.randomize else None
+            element_mu = element_tail_index(array)  # whole tensor, for every slice
     except LayerError as e:
         if options.on_error == "raise":
             raise
@@ -163,7 +184,9 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             name, row["name"], row["num_slices"] = f"{ref.name}[{i}]", f"{ref.name}[{i}]", 1
         rand = randomized[i] if randomized is not None else None
         fits = fit_layer(spectrum)
-        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        phase = classify_layer(
+            spectrum, mp=fits.mp, power_law=fits.power_law, element_mu=element_mu
+        )
         row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
         row["status"] = "ok"
         results.append(LayerResult(name, row, spectrum, fits, rand, phase))
@@ -186,7 +209,7 @@ def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[s
     r = compare_randomized(spectrum.evals, rand_evals, N=spectrum.N, M=spectrum.M)
     return {
         "rand_lambda_max": r.rand_lambda_max,
-        "rand_distance": r.rand_distance,
+        "rand_log_w1": r.rand_distance,
         "num_traps": r.num_traps,
     }
 
@@ -203,13 +226,21 @@ def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[Laye
     except Exception as e:  # a layer's unexpected failure: record it, go on
         if options.on_error == "raise":
             raise
+        return [LayerResult(ref.name, _error_row(ref, options, e))]
+
+
+def _error_row(ref: TensorRef, options: AnalysisOptions, error: Exception) -> dict[str, Any]:
+    """The row of a tensor whose analysis (or metadata) failed unexpectedly."""
+    try:
         row = _base_row(ref, layer_of(ref, options))
-        return [LayerResult(ref.name, row | {"status": f"error: {type(e).__name__}: {e}"})]
+    except Exception:  # the metadata itself is what failed: keep what is safe to show
+        row = {"name": ref.name, "kind": "other", "shape": str(ref.shape), "dtype": ref.dtype}
+    return row | {"status": f"error: {type(error).__name__}: {error}"}
 
 
 def _single_threaded_blas() -> None:
     """Worker initializer: one BLAS thread per worker (oversubscribed OpenBLAS was up to
-    12x slower here, DESIGN.md section 5)."""
+    12x slower here, docs/engine.md)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
@@ -290,6 +321,7 @@ def _warn_errors(results: list[LayerResult], description: str) -> None:
 def analyze(
     model: Any,
     *,
+    base: Any = None,
     layers: str | None = None,
     exclude: str | None = None,
     kinds: Iterable[str] | None = None,
@@ -310,7 +342,15 @@ def analyze(
     model : torch.nn.Module, dict, str or path
         A module; a state dict or dict of NumPy arrays; or a path to a ``.safetensors``,
         ``.pt/.pth/.bin``, ``.npy/.npz`` file, a shard index, or a directory (Hugging Face
-        ``save_pretrained`` layout, or a folder of weight files). Never modified.
+        ``save_pretrained`` layout, a PEFT LoRA adapter, or a folder of weight files).
+        Never modified. A LoRA adapter is analysed as its updates ``dW = s B A``, each ESD
+        being the ``r`` nonzero eigenvalues, computed exactly from the factors
+        (:mod:`htsr.sources.peft`, :func:`htsr.lowrank.low_rank_esd`).
+    base : model, optional
+        Anything ``model`` may be. The rows are then the updates ``dW = W - W_base`` of the
+        tensors present in both with the same shape (others: ``skipped: not in base`` /
+        ``skipped: shape differs``); for a LoRA adapter, its updates plus the merged weights
+        ``W_base + dW`` as rows named ``<name>:merged`` (:mod:`htsr.sources.delta`).
     layers : str, optional
         Regular expression; only tensor names matching it (``re.search``) are analysed.
     exclude : str, optional
@@ -330,7 +370,7 @@ def analyze(
         ``skip``: a failing layer gets ``status="error: ..."``; ``raise``: re-raise (debugging).
     randomize : bool, default False
         Also analyse each matrix with its elements shuffled (``rand_lambda_max``,
-        ``rand_distance``, ``num_traps``: correlation traps).
+        ``rand_log_w1``, ``num_traps``: correlation traps).
     rng : numpy.random.Generator, int or None
         Seeds the shuffles. Each layer's generator is derived from one draw of ``rng`` and the
         layer's name, so the same seed gives the same numbers whatever the executor.
@@ -371,6 +411,8 @@ def analyze(
         layers, exclude, kinds, min_evals, solver_dtype, conv_layout, on_error, pool
     )
     source = open_model(model)
+    if base is not None:
+        source = with_base(source, open_model(base))
     _executor_iv(executor)
     seed = int(np.random.default_rng(rng).integers(2**63)) if randomize else 0
     options = replace(options, randomize=bool(randomize), seed=seed)
@@ -407,14 +449,24 @@ def describe(
     options = _analyze_iv(None, None, None, min_evals, "float64", conv_layout, "skip", pool)
     rows = []
     for ref in open_model(model).refs:
-        layer = layer_of(ref, options)
-        row = _base_row(ref, layer)
-        if layer is not None:
-            row["num_evals"] = layer.num_evals(pool=options.pool)
-        reason = skip_reason(ref, layer, options)
-        row["status"] = "ok" if reason is None else f"skipped: {reason}"
-        rows.append(row)
+        try:
+            rows.append(_describe_row(ref, options))
+        except HtsrError:
+            raise
+        except Exception as e:  # one tensor's metadata never stops the others
+            rows.append(_error_row(ref, options, e))
     return layers_frame(rows)
 
 
+def _describe_row(ref: TensorRef, options: AnalysisOptions) -> dict[str, Any]:
+    layer = layer_of(ref, options)
+    row = _base_row(ref, layer)
+    if layer is not None:
+        row["num_evals"] = layer.num_evals(pool=options.pool)
+    reason = skip_reason(ref, layer, options)
+    row["status"] = "ok" if reason is None else f"skipped: {reason}"
+    return row
+
+
 __all__ = ["AnalysisOptions", "LayerResult", "analyze", "analyze_tensor", "describe", "provenance"]
+

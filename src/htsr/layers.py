@@ -44,9 +44,20 @@ _MODULE_KINDS = {
     "GRU": LayerKind.RECURRENT,
     "RNN": LayerKind.RECURRENT,
     "MultiheadAttention": LayerKind.ATTENTION,
+    "Dense": LayerKind.DENSE,  # Keras
+    "EinsumDense": LayerKind.DENSE,  # Keras
+    "Gemm": LayerKind.DENSE,  # ONNX operators consuming the tensor
+    "MatMul": LayerKind.DENSE,
+    "Gather": LayerKind.EMBEDDING,
 }
 #: Names that mark a 2-D tensor read from a file (no module type) as an embedding table.
-_EMBEDDING_NAME = re.compile(r"(embed|wte|wpe|tok_embeddings|word_embeddings|shared\.weight)")
+_EMBEDDING_NAME = re.compile(
+    r"(embed|wte|wpe|tok_embeddings|word_embeddings|shared\.weight|token_embd|position_embd)"
+)
+#: llama.cpp (GGUF) tensor names: attention projections of a block ``blk.N.attn_*``.
+_GGUF_ATTENTION = re.compile(r"(^|\.)blk\.\d+\.attn_(q|k|v|qkv|output)(_[a-z]+)?\.weight$")
+#: llama.cpp stacked mixture-of-experts weights ``(n_expert, out, in)``: one matrix per expert.
+_GGUF_EXPERTS = re.compile(r"(^|\.)blk\.\d+\.ffn_(gate|up|down|gate_up)_exps\.weight$")
 #: Kernels larger than this along an axis are not taken for spatial axes in ``auto`` layout.
 _MAX_KERNEL = 15
 
@@ -84,8 +95,8 @@ class Layer:
 
     @property
     def Q(self) -> float:
-        """Aspect ratio N / M >= 1."""
-        return self.N / self.M
+        """Aspect ratio N / M >= 1 (NaN for an empty matrix, M = 0)."""
+        return self.N / self.M if self.M else float("nan")
 
     def num_evals(self, *, pool: bool = True) -> int:
         """Eigenvalues in one ESD: ``M * num_slices`` pooled, ``M`` per slice."""
@@ -114,6 +125,10 @@ def infer_kind(ref: TensorRef) -> LayerKind:
             return _CONV_BY_NDIM[ref.ndim]
         if ref.module_type in _MODULE_KINDS:
             return _MODULE_KINDS[ref.module_type]
+    if ref.ndim == 2 and _GGUF_ATTENTION.search(ref.name):
+        return LayerKind.ATTENTION
+    if ref.ndim == 3 and _GGUF_EXPERTS.search(ref.name):
+        return LayerKind.DENSE
     if ref.ndim == 2:
         return LayerKind.EMBEDDING if _EMBEDDING_NAME.search(ref.name) else LayerKind.DENSE
     return _CONV_BY_NDIM.get(ref.ndim, LayerKind.OTHER)

@@ -29,6 +29,7 @@ def history_file(tmp_path):
 
 def test_history_prints_table_and_plots(history_file, tmp_path):
     import matplotlib  # noqa: F401  (an extra CI installs)
+
     result = CliRunner().invoke(history, [str(history_file), "--csv", str(tmp_path / "h.csv")])
     assert result.exit_code == 0, result.output
     assert "random_like@0 -> bulk_decay@1 -> heavy_tailed@2" in result.output
@@ -62,3 +63,19 @@ def test_history_missing_file(tmp_path):
     result = CliRunner().invoke(history, [str(tmp_path / "none.sqlite")])
     assert result.exit_code == 2
     assert "no such history file or directory" in result.output
+
+
+def test_history_svg_and_dpi(history_file, tmp_path):
+    result = CliRunner().invoke(history, [str(history_file), "--format", "svg", "--dpi", "50"])
+    assert result.exit_code == 0, result.output
+    svg = tmp_path / "run_trajectories.svg"
+    assert svg.read_text().lstrip().startswith("<?xml")
+
+
+def test_history_does_not_touch_pyplot(history_file):
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    result = CliRunner().invoke(history, [str(history_file)])
+    assert result.exit_code == 0, result.output
+    assert matplotlib.get_backend() == backend

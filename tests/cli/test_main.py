@@ -106,4 +106,74 @@ def test_randomize_and_jobs(small_model: Path, tmp_path: Path) -> None:
     parallel = pd.read_csv(out)
     assert CliRunner().invoke(main, args).exit_code == 0
     pd.testing.assert_frame_equal(parallel, pd.read_csv(out))
-    assert parallel.rand_distance.notna().sum() == 2
+    assert parallel.rand_log_w1.notna().sum() == 2
+
+
+def test_verdict_first_then_table_then_summary(small_model: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(small_model)], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert lines[0].startswith("htsr: ")
+    assert "of 2 analysed layers have alpha" in lines[1]  # the verdict
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("name "))
+    assert header > 1 and lines[-1].startswith("summary: num_analysed: 2")
+
+
+def test_columns_option(small_model: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(small_model), "--columns", "lambda_max,Q"])
+    assert result.exit_code == 0, result.output
+    header = next(ln for ln in result.output.splitlines() if ln.startswith("name "))
+    assert header.split() == ["name", "lambda_max", "[W]", "Q"]
+    bad = CliRunner().invoke(main, ["analyze", str(small_model), "--columns", "alpha,nope"])
+    assert bad.exit_code == 2 and "unknown column(s) nope" in bad.output
+
+
+def test_csv_and_json_to_stdout(small_model: Path) -> None:
+    import io
+
+    result = CliRunner().invoke(main, ["analyze", str(small_model), "--csv", "-", "--quiet"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert frame.name.tolist() == ["fc1.bias", "fc1.weight", "fc2.weight"]
+    result = CliRunner().invoke(main, ["analyze", str(small_model), "--json", "-"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)  # the table went to stderr
+    assert payload["summary"]["num_analysed"] == 2
+    assert payload["provenance"]["options"]["min_evals"] == 10
+    assert "name " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "target", "message"),
+    [
+        ("--csv", "missing_dir/t.csv", "directory missing_dir does not exist"),
+        ("--json", ".", "is a directory"),
+        ("--html", "missing_dir/r.html", "does not exist"),
+        ("--plots", "file.txt", "exists and is not a directory"),
+    ],
+)
+def test_output_paths_checked_before_the_analysis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str, target: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("x")
+    # the model does not exist either: the output path is reported, so it was checked first
+    result = CliRunner().invoke(main, ["analyze", "nope.safetensors", option, target])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"htsr: error: {option} {target}: ")
+    assert message in lines[0]
+
+
+def test_warning_is_one_readable_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    bad = rng.standard_normal((40, 20)).astype(np.float32)
+    bad[0, 0] = np.nan
+    path = tmp_path / "m.safetensors"
+    save_file({"good.weight": rng.standard_normal((40, 20)).astype(np.float32), "bad": bad}, path)
+    result = CliRunner().invoke(main, ["analyze", str(path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    warning_lines = result.stderr.strip().splitlines()
+    assert len(warning_lines) == 1, result.stderr
+    assert warning_lines[0].startswith("htsr: warning: ") and "1 layer(s) failed" in result.stderr
+    assert ".py:" not in result.stderr

@@ -11,6 +11,7 @@ import htsr
 from htsr.plots import (
     PHASE_COLORS,
     PHASES,
+    layer_legend,
     model_frame,
     plot_alpha,
     plot_esd_overview,
@@ -64,28 +65,44 @@ def report() -> htsr.Report:
 def test_model_frame_keeps_analysed_rows_in_order(frame) -> None:  # type: ignore[no-untyped-def]
     got = model_frame(frame)
     assert list(got["name"]) == ["l0", "l1", "l2", "l3", "l4"]
-    assert list(got.index) == [0, 1, 2, 3, 4]
+    # the layer number is the row's position in the table (the skipped row keeps its number)
+    assert list(got.index) == [0, 1, 3, 4, 5]
+    assert layer_legend(frame).loc[3, "name"] == "l2"
 
 
-def test_model_frame_fits_alpha_when_missing(report) -> None:  # type: ignore[no-untyped-def]
-    from htsr.fit.powerlaw import fit_power_law
-
+def test_model_frame_leaves_out_vectors_and_never_refits(report) -> None:  # type: ignore[no-untyped-def]
     got = model_frame(report)
     assert list(got["name"]) == ["a.weight", "b.weight", "c.weight"]
-    expected = [fit_power_law(report.esd(n)).alpha for n in got["name"]]
-    if "alpha" not in report.layers.columns:
-        np.testing.assert_allclose(got["alpha"], expected)
+    assert list(got.index) == [0, 1, 2]  # the bias is not a layer: no number
     assert set(got["phase"]) <= set(PHASES) | {"unknown"}
+    bare = report.layers.drop(columns=["alpha", "D"])
+    assert model_frame(bare)["alpha"].isna().all()  # NaN, not a refit
+
+
+def test_layer_axis_readable_at_any_layer_count() -> None:
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "name": [f"model.encoder.layer.{i}.attention.output.dense.weight" for i in range(n)],
+            "status": ["ok"] * n,
+            "alpha": np.linspace(2, 5, n),
+            "phase": ["heavy_tailed"] * n,
+        }
+    )
+    ax = plot_alpha(frame).axes[0]
+    ticks = [float(t) for t in ax.get_xticks() if -1 < t < n]
+    assert len(ticks) <= 13 and all(t.is_integer() for t in ticks)
+    assert ax.get_xlabel().startswith("layer #")
 
 
 def test_alpha_by_layer_coloured_by_phase(frame) -> None:  # type: ignore[no-untyped-def]
     ax = plot_alpha(frame).axes[0]
     heavy = by_gid(ax, "alpha:heavy_tailed")[0]
-    # positions among analysed layers, model order
-    np.testing.assert_array_equal(heavy.get_offsets(), [[1, 3.1], [2, 2.2], [3, 1.7]])
+    # layer numbers (rows of the table), model order
+    np.testing.assert_array_equal(heavy.get_offsets(), [[1, 3.1], [3, 2.2], [4, 1.7]])
     assert tuple(heavy.get_facecolor()[0]) == to_rgba(PHASE_COLORS["heavy_tailed"])
     assert by_gid(ax, "alpha:random_like")[0].get_offsets().tolist() == [[0, 6.5]]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["l0", "l1", "l2", "l3", "l4"]
+    assert ax.get_xlabel() == "layer # (model order)"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert (
         legend.index("random_like") < legend.index("heavy_tailed") < legend.index("rank_collapse")

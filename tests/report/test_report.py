@@ -77,3 +77,47 @@ def test_display_protocols(report: htsr.Report) -> None:
     assert "1.weight" in text and "num_analysed" in text
     html = report._repr_html_()
     assert html.count("<tr>") >= 4 and "conv2d" in html
+
+
+def test_provenance_saved_and_read_back(report: htsr.Report, tmp_path: Path) -> None:
+    prov = report.provenance
+    assert prov["htsr_version"] == htsr.__version__ and prov["options"]["min_evals"] == 10
+    assert prov["source"] == report.source and "seed" in prov
+    report.to_json(tmp_path / "r.json")
+    assert load_report(tmp_path / "r.json").provenance == prov
+    report.to_parquet(tmp_path / "r.parquet")
+    back = load_report(tmp_path / "r.parquet")
+    assert back.provenance == prov and back.source == report.source
+    pd.testing.assert_frame_equal(back.layers, report.layers, check_dtype=False)
+
+
+def test_result_rebuilt_from_a_reloaded_report(report: htsr.Report, tmp_path: Path) -> None:
+    report.to_json(tmp_path / "r.json", include_esd=True)
+    back = load_report(tmp_path / "r.json")
+    original, rebuilt = report.result("1.weight"), back.result("1.weight")
+    assert rebuilt.spectrum is not None and original.spectrum is not None
+    np.testing.assert_array_equal(rebuilt.spectrum.evals, original.spectrum.evals)
+    assert (rebuilt.spectrum.N, rebuilt.spectrum.M) == (original.spectrum.N, original.spectrum.M)
+    assert rebuilt.power_law is not None and original.power_law is not None
+    assert rebuilt.power_law.alpha == original.power_law.alpha
+    assert rebuilt.row["phase"] == original.row["phase"]
+    report.to_json(tmp_path / "no_esd.json")
+    with pytest.raises(KeyError, match="has no ESD"):
+        load_report(tmp_path / "no_esd.json").result("1.weight")
+
+
+def test_load_report_names_a_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(htsr.SourceError, match=r"x\.json: not an htsr report"):
+        load_report(tmp_path / "x.json")
+    with pytest.raises(htsr.SourceError, match="no such file"):
+        load_report(tmp_path / "missing.json")
+
+
+def test_summary_trap_count() -> None:
+    rng = np.random.default_rng(0)
+    weights = {"a": rng.standard_normal((120, 60)), "b": rng.standard_normal((100, 50))}
+    report = htsr.analyze(weights, randomize=True, rng=0)
+    traps = report.analysed["num_traps"]
+    assert report.summary["num_traps"] == int(traps.sum())
+    assert report.summary["num_layers_with_traps"] == int((traps > 0).sum())

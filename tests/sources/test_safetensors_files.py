@@ -14,7 +14,7 @@ from safetensors.torch import save_file as save_torch_file
 
 from htsr.errors import SourceError
 from htsr.sources import open_model
-from htsr.sources.safetensors_files import read_header
+from htsr.sources.safetensors_header import read_header
 
 
 def _write_sharded(directory: Path, tensors: dict[str, np.ndarray], per_shard: int) -> None:
@@ -77,6 +77,7 @@ def test_sharded_directory_order_and_content(tmp_path: Path) -> None:
 
 def test_hf_save_pretrained_directory(tmp_path: Path) -> None:
     import transformers
+
     config = transformers.BertConfig(
         vocab_size=99,
         hidden_size=32,
@@ -99,9 +100,12 @@ def test_hf_save_pretrained_directory(tmp_path: Path) -> None:
 def test_describe_reads_no_data(tmp_path: Path) -> None:
     """The header alone gives shapes: a file whose data section is garbage still describes."""
     save_file({"w": np.ones((30, 20), np.float32)}, tmp_path / "m.safetensors")
-    header, start = read_header(tmp_path / "m.safetensors")
-    assert header["w"]["shape"] == [30, 20]
-    assert start > 8
+    path = tmp_path / "m.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(data[:-100] + b"\xff" * 100)  # garbage data, same length
+    header = read_header(path)
+    assert header["w"].shape == (30, 20)
+    assert header["w"].offset > 8
 
 
 @pytest.mark.parametrize(
@@ -129,3 +133,52 @@ def test_missing_shard_is_named(tmp_path: Path) -> None:
     (tmp_path / "model-00002-of-00002.safetensors").unlink()
     with pytest.raises(SourceError, match=r"model-00002-of-00002\.safetensors.*missing"):
         open_model(tmp_path)
+
+
+def _index(directory: Path, weight_map: dict[str, object], name: str) -> Path:
+    path = directory / name
+    path.write_text(json.dumps({"weight_map": weight_map}))
+    return path
+
+
+@pytest.mark.parametrize(
+    "index_name", ["model.safetensors.index.json", "pytorch_model.bin.index.json"]
+)
+@pytest.mark.parametrize(
+    ("shard", "match"),
+    [
+        ("../outside/secret.safetensors", "outside the model directory"),
+        ("ABSOLUTE", "outside the model directory"),
+        ("link.safetensors", "outside the model directory"),
+        (7, "not a file name"),
+        (None, "not a file name"),
+        ("", "not a file name"),
+        ("missing.safetensors", "missing"),
+        ("sub", "missing or unusable"),
+    ],
+)
+def test_index_entries_stay_inside_the_model(
+    tmp_path: Path, index_name: str, shard: object, match: str
+) -> None:
+    """A weight_map value must name an existing regular file inside the index's directory
+    (after symlinks); otherwise SourceError naming the index and the tensor."""
+    model, outside = tmp_path / "model", tmp_path / "outside"
+    model.mkdir()
+    outside.mkdir()
+    (model / "sub").mkdir()
+    save_file({"w": np.ones((4, 4), np.float32)}, outside / "secret.safetensors")
+    (model / "link.safetensors").symlink_to(outside / "secret.safetensors")
+    if shard == "ABSOLUTE":
+        shard = str(outside / "secret.safetensors")
+    index = _index(model, {"w": shard}, index_name)
+    with pytest.raises(SourceError, match=match) as info:
+        open_model(model)
+    assert info.value.path == str(index)
+    assert "'w'" in str(info.value)
+
+
+def test_index_symlink_inside_the_model_is_followed(tmp_path: Path) -> None:
+    save_file({"w": np.ones((4, 4), np.float32)}, tmp_path / "real.safetensors")
+    (tmp_path / "alias.safetensors").symlink_to(tmp_path / "real.safetensors")
+    _index(tmp_path, {"w": "alias.safetensors"}, "model.safetensors.index.json")
+    assert [r.name for r in open_model(tmp_path).refs] == ["w"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from htsr.cli.main import bad_input_exits
+from htsr.cli._common import bad_input_exits
 
 if TYPE_CHECKING:
     from htsr.experiments.config import SweepConfig

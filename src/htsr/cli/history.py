@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from htsr.cli.main import bad_input_exits
+from htsr.cli._common import bad_input_exits
 
 
 @click.command(name="history")
@@ -18,7 +18,23 @@ from htsr.cli.main import bad_input_exits
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Figure file [PATH stem + _trajectories.png beside PATH].",
+    help="Figure file [PATH stem + _trajectories.<format> beside PATH].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "svg", "pdf"]),
+    default="png",
+    show_default=True,
+    help="Figure format (when --plot has no suffix).",
+)
+@click.option("--dpi", type=click.IntRange(min=10), default=110, show_default=True)
+@click.option(
+    "--max-layers",
+    type=click.IntRange(min=1),
+    default=12,
+    show_default=True,
+    help="Panels: the layers whose metric changed most.",
 )
 @click.option("--no-plot", is_flag=True, help="Print the table only.")
 @click.option(
@@ -33,14 +49,17 @@ def history(
     layers: str | None,
     metric: str,
     plot_path: Path | None,
+    fmt: str,
+    dpi: int,
+    max_layers: int,
     no_plot: bool,
     csv_path: Path | None,
 ) -> None:
     """Trajectories of a history written by the training monitor (SQLite or Parquet):
-    a table per run and layer (metric first/last/min/max, phase path) and a plot of the
-    metric and the phase over epochs."""
+    a table per run and layer (metric first/last/min/max, phase path) and a figure with one
+    panel per layer (the metric over epochs, points coloured by phase)."""
     from htsr.monitor.history import load_history
-    from htsr.monitor.trajectories import plot_trajectories, summarize_history
+    from htsr.monitor.trajectories import summarize_history
 
     with bad_input_exits():
         frame = load_history(path, run=run)
@@ -71,16 +90,12 @@ def history(
     Console(width=max(Console().width, 140)).print(out)
     if no_plot:
         return
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from htsr.plots.history import plot_history
 
     with bad_input_exits():
-        fig = plot_trajectories(frame, metric=metric)
-    target = plot_path or path.with_name(f"{path.stem}_trajectories.png")
-    fig.savefig(target, dpi=110)
-    plt.close(fig)
+        fig = plot_history(frame, metric=metric, max_layers=max_layers)
+        target = plot_path or path.with_name(f"{path.stem}_trajectories.{fmt}")
+        fig.savefig(target, dpi=dpi, format=target.suffix[1:] if target.suffix else fmt)
     click.echo(f"plot: {target}")
 
 

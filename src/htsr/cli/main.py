@@ -1,68 +1,37 @@
 """``htsr`` entry point and the ``analyze`` / ``describe`` commands.
 
-Exit codes: 0 success; 2 bad input (missing, corrupt or unsupported model, bad option), with
-a one-line message naming the file and the problem on stderr.
+Exit codes: 0 success; 2 bad input (missing, corrupt or unsupported model, bad option, an
+output path that cannot be written), with a one-line message naming the file and the problem
+on stderr; 130 interrupted (Ctrl-C), leaving no half-written output file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from htsr.errors import HtsrError, MissingExtraError
+from htsr.cli._common import (
+    BadInput,
+    HtsrGroup,
+    bad_input_exits,
+    check_output_dir,
+    check_output_file,
+    progress_bar,
+)
+
+if TYPE_CHECKING:
+    from htsr.report.report import Report
+
+#: Width of the table when standard output is not a terminal (a pipe, a file).
+PIPE_WIDTH = 200
 
 
-class BadInput(click.ClickException):
-    """A one-line error with exit code 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"htsr: error: {self.format_message()}", err=True)
-
-
-@contextmanager
-def bad_input_exits() -> Iterator[None]:
-    """Turn htsr's input errors into a one-line message and exit code 2."""
-    try:
-        yield
-    except (HtsrError, ValueError, TypeError, KeyError) as e:
-        if isinstance(e, MissingExtraError):
-            raise BadInput(str(e)) from e
-        raise BadInput(str(e).strip("'\"")) from e
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A rich progress bar on stderr (only when stderr is a terminal and ``enabled``)."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("analysing", total=None)
-
-        def update(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, description=name[-48:] or "done")
-
-        yield update
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HtsrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="htsr")
 def main() -> None:
     """Heavy-Tailed Self-Regularization: how well trained is a network, from its weights."""
@@ -71,49 +40,149 @@ def main() -> None:
 _model_arg = click.argument("model", type=click.Path(path_type=Path))
 
 
+def parse_columns(value: str | None) -> list[str] | None:
+    """``--columns a,b,c`` -> registered column names (exit 2 naming an unknown one)."""
+    if value is None:
+        return None
+    from htsr.report.columns import COLUMNS_BY_NAME
+
+    names = [c.strip() for c in value.split(",") if c.strip()]
+    unknown = [c for c in names if c not in COLUMNS_BY_NAME]
+    if unknown or not names:
+        raise BadInput(
+            f"--columns: unknown column(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(COLUMNS_BY_NAME)}"
+        )
+    return names
+
+
+def print_report(
+    report: Report, *, columns: list[str] | None, show_all: bool, to_stderr: bool = False
+) -> None:
+    """The verdict, the table fitted to the terminal width, and the summary highlights."""
+    from rich.console import Console
+
+    from htsr.report.display import report_renderable
+
+    stream = sys.stderr if to_stderr else sys.stdout
+    # a terminal (or COLUMNS) sets the width; a pipe or a file gets room for every column
+    fitted = stream.isatty() or "COLUMNS" in os.environ
+    console = Console(file=stream, width=None if fitted else PIPE_WIDTH)
+    missing = [c for c in columns or [] if c not in report.layers.columns]
+    if missing:
+        click.echo(
+            f"htsr: warning: --columns: not computed in this run: {', '.join(missing)}", err=True
+        )
+        columns = [c for c in columns or [] if c not in missing] or None
+    console.print(
+        report_renderable(report, width=console.width, columns=columns, show_all=show_all)
+    )
+
+
+# -- analyze ---------------------------------------------------------------------------------
+# Options by group, so that a new option is one line in the right list.
+
+_SELECTION: list[Callable[[Any], Any]] = [
+    click.option("--layers", help="Regex: analyse only tensors whose name matches."),
+    click.option("--exclude", help="Regex: skip tensors whose name matches."),
+    click.option("--kind", "kinds", multiple=True, help="Only this layer kind (repeatable)."),
+    click.option(
+        "--min-evals", default=10, show_default=True, help="Skip layers with fewer eigenvalues."
+    ),
+    click.option("--no-pool", is_flag=True, help="One row per convolution slice."),
+]
+_COMPUTATION: list[Callable[[Any], Any]] = [
+    click.option(
+        "--solver",
+        type=click.Choice(["float64", "float32"]),
+        default="float64",
+        show_default=True,
+        help="Eigensolver precision.",
+    ),
+    click.option(
+        "--conv-layout",
+        type=click.Choice(["auto", "channels_first", "channels_last"]),
+        default="auto",
+        show_default=True,
+    ),
+    click.option(
+        "--randomize",
+        is_flag=True,
+        help="Also analyse element-shuffled matrices (adds the trap columns).",
+    ),
+    click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize."),
+    click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes."),
+]
+_OUTPUT: list[Callable[[Any], Any]] = [
+    click.option(
+        "--csv",
+        "csv_path",
+        type=click.Path(path_type=Path),
+        help="Write the table as CSV ('-': standard output).",
+    ),
+    click.option(
+        "--json",
+        "json_path",
+        type=click.Path(path_type=Path),
+        help="Write the report as JSON ('-': standard output).",
+    ),
+    click.option(
+        "--html",
+        "html_path",
+        type=click.Path(path_type=Path),
+        help="Write a self-contained HTML report (charts drawn by the browser).",
+    ),
+    click.option(
+        "--plots",
+        "plots_dir",
+        type=click.Path(path_type=Path),
+        help="Write model.<format> and layers/<layer>.<format> here (needs htsr[plot]).",
+    ),
+    click.option(
+        "--format",
+        "plot_format",
+        type=click.Choice(["png", "svg", "pdf"]),
+        default="png",
+        show_default=True,
+        help="File format of --plots.",
+    ),
+    click.option(
+        "--dpi",
+        type=click.IntRange(min=10),
+        default=100,
+        show_default=True,
+        help="Resolution of --plots.",
+    ),
+]
+_DISPLAY: list[Callable[[Any], Any]] = [
+    click.option(
+        "--columns",
+        "columns",
+        help="Comma-separated table columns (default: those that fit the terminal).",
+    ),
+    click.option("--all", "show_all", is_flag=True, help="Also show skipped tensors."),
+    click.option("--quiet", is_flag=True, help="Print nothing but errors."),
+]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _options(*groups: list[Callable[[_F], _F]]) -> Callable[[_F], _F]:
+    """Apply groups of click options in the order listed (as if stacked as decorators)."""
+
+    def decorate(f: _F) -> _F:
+        for group in reversed(groups):
+            for option in reversed(group):
+                f = option(f)
+        return f
+
+    return decorate
+
+
 @main.command()
 @_model_arg
-@click.option("--layers", help="Regex: analyse only tensors whose name matches.")
-@click.option("--exclude", help="Regex: skip tensors whose name matches.")
-@click.option("--kind", "kinds", multiple=True, help="Only this layer kind (repeatable).")
-@click.option(
-    "--min-evals", default=10, show_default=True, help="Skip layers with fewer eigenvalues."
-)
-@click.option("--no-pool", is_flag=True, help="One row per convolution slice.")
-@click.option(
-    "--solver",
-    type=click.Choice(["float64", "float32"]),
-    default="float64",
-    show_default=True,
-    help="Eigensolver precision.",
-)
-@click.option(
-    "--conv-layout",
-    type=click.Choice(["auto", "channels_first", "channels_last"]),
-    default="auto",
-    show_default=True,
-)
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the table as CSV.")
-@click.option(
-    "--json", "json_path", type=click.Path(path_type=Path), help="Write the report as JSON."
-)
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(path_type=Path),
-    help="Write a self-contained HTML report (needs htsr[plot]).",
-)
-@click.option(
-    "--plots",
-    "plots_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write model.png and layers/<layer>.png here (needs htsr[plot]).",
-)
-@click.option("--randomize", is_flag=True, help="Also analyse element-shuffled matrices (traps).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes.")
-@click.option("--all", "show_all", is_flag=True, help="Also show 1-D tensors in the table.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@_options(_SELECTION, _COMPUTATION, _OUTPUT, _DISPLAY)
 def analyze(
     model: Path,
     layers: str | None,
@@ -123,20 +192,30 @@ def analyze(
     no_pool: bool,
     solver: str,
     conv_layout: str,
+    randomize: bool,
+    seed: int,
+    jobs: int | None,
     csv_path: Path | None,
     json_path: Path | None,
     html_path: Path | None,
     plots_dir: Path | None,
-    randomize: bool,
-    seed: int,
-    jobs: int | None,
+    plot_format: str,
+    dpi: int,
+    columns: str | None,
     show_all: bool,
     quiet: bool,
 ) -> None:
-    """Analyse every weight matrix of MODEL (file or directory) and print the table."""
+    """Analyse every weight matrix of MODEL (file or directory): print the verdict, then the
+    table, then the summary."""
     from htsr.analysis import analyze as run
-    from htsr.report.display import report_renderable
 
+    check_output_file(csv_path, "--csv")
+    check_output_file(json_path, "--json")
+    check_output_file(html_path, "--html")
+    check_output_dir(plots_dir, "--plots")
+    if str(csv_path) == "-" and str(json_path) == "-":
+        raise BadInput("--csv - and --json - both write to standard output; choose one")
+    chosen = parse_columns(columns)
     with bad_input_exits(), progress_bar(not quiet) as progress:
         report = run(
             model,
@@ -156,32 +235,60 @@ def analyze(
         report.to_csv(csv_path)
     if json_path is not None:
         report.to_json(json_path)
-    with bad_input_exits():
-        if html_path is not None:
-            report.to_html(html_path)
-        if plots_dir is not None:
-            from htsr.plots import save_figures
+    if html_path is not None:
+        with bad_input_exits(), progress_bar(not quiet) as progress:
+            report.to_html(html_path, progress=progress)
+    if plots_dir is not None:
+        from htsr.plots import save_figures
 
-            save_figures(report, plots_dir)
+        with bad_input_exits(), progress_bar(not quiet) as progress:
+            save_figures(report, plots_dir, fmt=plot_format, dpi=dpi, progress=progress)
+    data_on_stdout = "-" in (str(csv_path), str(json_path))
     if not quiet:
-        from rich.console import Console
+        print_report(report, columns=chosen, show_all=show_all, to_stderr=data_on_stdout)
 
-        width = None if sys.stdout.isatty() else 220  # a pipe or a file: room for every column
-        Console(width=width).print(report_renderable(report, show_all=show_all))
+
+# -- show -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("report_path", metavar="REPORT", type=click.Path(path_type=Path))
+@_options(_DISPLAY[:2])
+def show(report_path: Path, columns: str | None, show_all: bool) -> None:
+    """Print a saved report (from --json, --csv or Report.to_parquet) as analyze does."""
+    from htsr.report.report import load_report
+
+    chosen = parse_columns(columns)
+    with bad_input_exits():
+        report = load_report(report_path)
+    print_report(report, columns=chosen, show_all=show_all)
+
+
+# -- describe --------------------------------------------------------------------------------
 
 
 @main.command()
 @_model_arg
 @click.option("--min-evals", default=10, show_default=True)
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the table as CSV.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path),
+    help="Write the table as CSV ('-': standard output).",
+)
 def describe(model: Path, min_evals: int, csv_path: Path | None) -> None:
     """List the tensors of MODEL with shapes only (no tensor data read where possible)."""
+    from htsr._io import open_text_output
     from htsr.analysis import describe as shapes
 
+    check_output_file(csv_path, "--csv")
     with bad_input_exits():
         frame = shapes(model, min_evals=min_evals)
     if csv_path is not None:
-        frame.to_csv(csv_path, index=False)
+        with open_text_output(csv_path) as stream:
+            frame.to_csv(stream, index=False)
+        if str(csv_path) == "-":
+            return
     from rich.console import Console
     from rich.table import Table
 
@@ -196,6 +303,7 @@ def describe(model: Path, min_evals: int, csv_path: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from htsr.cli.compare import compare
     from htsr.cli.experiment import experiment
     from htsr.cli.history import history
     from htsr.cli.rmt import rmt
@@ -203,8 +311,9 @@ def _register_subcommands() -> None:
     main.add_command(rmt)
     main.add_command(experiment)
     main.add_command(history)
+    main.add_command(compare)
 
 
 _register_subcommands()
 
-__all__ = ["main"]
+__all__ = ["main", "parse_columns", "print_report"]

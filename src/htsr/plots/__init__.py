@@ -27,6 +27,7 @@ from htsr.plots.layer import (
 from htsr.plots.model import (
     PHASE_COLORS,
     PHASES,
+    layer_legend,
     model_frame,
     plot_alpha,
     plot_esd_overview,
@@ -41,6 +42,7 @@ __all__ = [
     "PHASE_COLORS",
     "LayerPlotData",
     "layer_data",
+    "layer_legend",
     "model_frame",
     "plot_alpha",
     "plot_esd",

@@ -1,7 +1,7 @@
 """Figures of one layer: its ESD (linear and log-log), the MP bulk, and the choice of xmin.
 
 Computing and drawing are separate: :func:`layer_data` gathers the eigenvalues and the fits of
-a layer (fitting what is missing, when the fit modules are available) into a
+a layer (fitting what bare eigenvalues lack, and the xmin scan, which no result stores) into a
 :class:`LayerPlotData`; every ``plot_*`` function takes that, or anything :func:`layer_data`
 accepts, plus ``ax=None``, and returns the :class:`matplotlib.figure.Figure` it drew on. Nothing
 here calls ``pyplot`` or ``show``, so it is safe on a headless machine and changes no global state.
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from htsr._optional import import_optional
+from htsr.fit.mp import fit_mp
+from htsr.fit.powerlaw import fit_power_law, power_law_scan
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -125,23 +127,6 @@ def _is_ok(fit: Any) -> bool:
     return fit is not None and str(getattr(fit, "status", "ok")) == "ok"
 
 
-def _fit_power_law(evals: np.ndarray) -> tuple[Any, Any]:
-    """The power-law fit and xmin scan, or ``(None, None)`` if that module is not there yet."""
-    try:
-        from htsr.fit.powerlaw import fit_power_law, power_law_scan
-    except ImportError:
-        return None, None
-    return fit_power_law(evals), power_law_scan(evals)
-
-
-def _scan(evals: np.ndarray) -> Any:
-    try:
-        from htsr.fit.powerlaw import power_law_scan
-    except ImportError:
-        return None
-    return power_law_scan(evals)
-
-
 def layer_data(
     result: Any,
     *,
@@ -187,12 +172,10 @@ def layer_data(
         rand_evals = getattr(result, "rand_evals", None)
     if fit_missing:
         if power_law is None:
-            power_law, scan = _fit_power_law(evals)
-        elif scan is None:
-            scan = _scan(evals)
+            power_law = fit_power_law(evals)
+        if scan is None:
+            scan = power_law_scan(evals)
         if mp is None and N and M:
-            from htsr.fit.mp import fit_mp
-
             mp = fit_mp(evals, int(N), int(M))
     phase = row.get("phase")
     return LayerPlotData(

@@ -1,9 +1,10 @@
 """Figures of a whole model: alpha by layer, norm metrics, phase counts, an ESD overview.
 
 Each function takes a :class:`~htsr.report.Report` (or, where only the table is needed, its
-``layers`` DataFrame) and ``ax=None``, and returns the Figure it drew on. Layers are in model
-order; only analysed rows (``status == "ok"``) are drawn. When the table has no ``alpha``
-column yet, alpha is fitted from the report's ESDs (if :mod:`htsr.fit.powerlaw` is available).
+``layers`` DataFrame) and ``ax=None``, and returns the Figure it drew on. Only analysed rows
+(``status == "ok"``) are drawn. The x axis is the layer number: the position of the row among
+the table's matrices (1-D tensors left out), the ``#`` column of the HTML report, so the
+figures stay readable at any number of layers; :func:`layer_legend` maps numbers to names.
 """
 
 from __future__ import annotations
@@ -15,38 +16,23 @@ import numpy as np
 import pandas as pd
 
 from htsr._optional import import_optional
+from htsr.phases import Phase
 from htsr.plots.layer import _axes, _empty, _figure, _positive
+from htsr.report.html import PHASE_COLORS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
 #: Phases of training in order of increasing self-regularization, then rank collapse
-#: (JMLR 2021, Section 5); the order of legends and of the phase-count bars.
-PHASES = (
-    "random_like",
-    "bleeding_out",
-    "bulk_spikes",
-    "bulk_decay",
-    "heavy_tailed",
-    "rank_collapse",
-)
-#: One colour per phase (cool = random-like, warm = heavy-tailed, black = collapse).
-PHASE_COLORS = {
-    "random_like": "#4c72b0",
-    "bleeding_out": "#64b5cd",
-    "bulk_spikes": "#55a868",
-    "bulk_decay": "#ccb974",
-    "heavy_tailed": "#dd8452",
-    "rank_collapse": "#222222",
-    "unknown": "#aaaaaa",
-}
-#: Norm metrics drawn by :func:`plot_norms`, when present (DESIGN.md section 2).
+#: (:class:`htsr.phases.Phase`); the order of legends and of the phase-count bars.
+PHASES = tuple(p.value for p in Phase)
+#: Norm metrics drawn by :func:`plot_norms`, when present (docs/columns.md).
 NORM_METRICS = ("log_norm", "log_spectral_norm", "alpha_weighted", "log_alpha_norm", "stable_rank")
 #: Range of alpha of well-trained layers (JMLR 2021, Section 5.5: 2 <= alpha <= 6), shaded.
 ALPHA_BAND = (2.0, 6.0)
-#: Up to this many layers, x tick labels are the layer names; beyond, positions.
-MAX_NAMED_TICKS = 48
+#: Label of the layer axis.
+LAYER_AXIS = "layer # (model order)"
 
 
 def phase_color(phase: Any) -> str:
@@ -62,63 +48,39 @@ def _frame(report: Any) -> pd.DataFrame:
 
 
 def model_frame(report: Any) -> pd.DataFrame:
-    """Analysed rows in model order with ``alpha``, ``D`` and ``phase`` always present.
+    """Analysed rows in model order, indexed by their layer number.
 
-    Missing ``alpha``/``D`` are fitted from the report's ESDs when possible (else NaN);
-    a missing ``phase`` is ``"unknown"``. The index is the row's position (0, 1, ...).
+    The layer number is the row's position among the table's matrices (1-D tensors left
+    out). ``alpha`` and ``D`` are NaN when the table lacks them (nothing is refitted); a missing
+    ``phase`` is ``"unknown"``.
     """
     layers = _frame(report)
-    ok = layers[layers["status"].astype(str) == "ok"].reset_index(drop=True).copy()
-    if "alpha" not in ok.columns or "D" not in ok.columns:
-        alphas, Ds = [], []
-        for name in ok["name"]:
-            fit = _fit(report, name)
-            alphas.append(float(getattr(fit, "alpha", math.nan)))
-            Ds.append(float(getattr(fit, "D", math.nan)))
-        ok["alpha"] = ok["alpha"] if "alpha" in ok.columns else alphas
-        ok["D"] = ok["D"] if "D" in ok.columns else Ds
+    if "kind" in layers.columns:
+        layers = layers[layers["kind"].astype(str) != "vector"]
+    layers = layers.reset_index(drop=True)
+    ok = layers[layers["status"].astype(str) == "ok"].copy()
+    for col in ("alpha", "D"):
+        if col not in ok.columns:
+            ok[col] = math.nan
     if "phase" not in ok.columns:
         ok["phase"] = "unknown"
-    ok["phase"] = ok["phase"].fillna("unknown").astype(str)
+    ok["phase"] = ok["phase"].astype(object).where(ok["phase"].notna(), "unknown").astype(str)
+    ok.index.name = "layer"
     return ok
 
 
-class _Framed:
-    """A report whose table is already :func:`model_frame`'s (so panels do not refit)."""
-
-    def __init__(self, frame: pd.DataFrame, report: Any) -> None:
-        self.layers = frame
-        self.source = getattr(report, "source", "")
-        self._report = report
-
-    def esd(self, name: str) -> np.ndarray:
-        return self._report.esd(name)  # type: ignore[no-any-return]
+def layer_legend(report: Any) -> pd.DataFrame:
+    """Layer number -> name (and phase) of every analysed layer: the key of the layer axis."""
+    return model_frame(report)[["name", "phase"]]
 
 
-def _fit(report: Any, name: str) -> Any:
-    esd = getattr(report, "esd", None)
-    if esd is None:
-        return None
-    try:
-        from htsr.fit.powerlaw import fit_power_law
-    except ImportError:
-        return None
-    try:
-        return fit_power_law(esd(name))
-    except KeyError:
-        return None
+def _layer_ticks(ax: Axes, index: pd.Index) -> None:
+    from matplotlib.ticker import MaxNLocator
 
-
-def _layer_ticks(ax: Axes, names: pd.Series) -> None:
-    ax.set_xlim(-0.7, max(len(names) - 0.3, 0.7))
-    if 0 < len(names) <= MAX_NAMED_TICKS:
-        ax.set_xticks(range(len(names)), [_short(n) for n in names], rotation=90, fontsize=7)
-    else:
-        ax.set_xlabel("layer (model order)")
-
-
-def _short(name: str, width: int = 32) -> str:
-    return name if len(name) <= width else "…" + name[-(width - 1) :]
+    hi = int(index.max()) if len(index) else 0
+    ax.set_xlim(-0.7, hi + 0.7)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+    ax.set_xlabel(LAYER_AXIS)
 
 
 def plot_alpha(report: Any, *, ax: Axes | None = None) -> Figure:
@@ -153,7 +115,10 @@ def plot_alpha(report: Any, *, ax: Axes | None = None) -> Figure:
             zorder=2,
         )
     ax.plot(frame.index, frame["alpha"], color="0.7", lw=0.6, zorder=1)
-    _layer_ticks(ax, frame["name"])
+    if len(frame) and frame["alpha"].notna().any():  # far outliers must not squash the band
+        top = float(np.nanmax(frame["alpha"]))
+        ax.set_ylim(0, min(max(top * 1.08, ALPHA_BAND[1] + 1), 20))
+    _layer_ticks(ax, frame.index)
     mean = np.nanmean(frame["alpha"]) if frame["alpha"].notna().any() else math.nan
     ax.set(
         ylabel="α", title=f"α by layer (mean {mean:.2f})" if math.isfinite(mean) else "α by layer"
@@ -201,7 +166,7 @@ def plot_norms(
             )
         if not metrics:
             _empty(ax, "no norm metrics")
-        _layer_ticks(ax, frame["name"])
+        _layer_ticks(ax, frame.index)
         ax.set_title("norm metrics by layer")
         ax.legend(fontsize="x-small", frameon=False)
         return _figure(ax)
@@ -218,7 +183,7 @@ def plot_norms(
         a.scatter(frame.index, values, s=8, c=colors, zorder=2)
         a.set_ylabel(m, fontsize="small", rotation=0, ha="right", va="center")
         a.tick_params(labelsize="x-small")
-    _layer_ticks(axes[-1], frame["name"])
+    _layer_ticks(axes[-1], frame.index)
     axes[0].set_title("norm metrics by layer")
     return _figure(axes[0])
 
@@ -296,18 +261,18 @@ def plot_esd_overview(report: Any, *, ax: Axes | None = None, bins: int = 80) ->
     if not names:
         _empty(ax, "no analysed layers")
         return _figure(ax)
+    rows = np.asarray(frame.index, dtype=int)
+    full = np.full((int(rows.max()) + 1, image.shape[1]), np.nan)
+    full[rows] = image  # one row per layer number; rows of unanalysed layers stay empty
     mesh = ax.pcolormesh(
-        edges, np.arange(len(names) + 1) - 0.5, image, cmap="viridis", gid="esd_overview"
+        edges, np.arange(full.shape[0] + 1) - 0.5, full, cmap="viridis", gid="esd_overview"
     )
     xmin = pd.to_numeric(frame["xmin"], errors="coerce") if "xmin" in frame.columns else None
     if xmin is not None and xmin.gt(0).any():
         keep = xmin.gt(0)
         ax.plot(np.log10(xmin[keep]), frame.index[keep], ".", color="white", ms=3, label="xmin")
-    ax.set_ylim(len(names) - 0.5, -0.5)
-    if len(names) <= MAX_NAMED_TICKS:
-        ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=5)
-    else:
-        ax.set_ylabel("layer (model order)")
+    ax.set_ylim(full.shape[0] - 0.5, -0.5)
+    ax.set_ylabel(LAYER_AXIS)
     ax.set(xlabel="log10 λ", title="ESD overview (row-normalised histograms)")
     ax.figure.colorbar(mesh, ax=ax, fraction=0.04, pad=0.01)
     return _figure(ax)
@@ -325,8 +290,6 @@ def plot_model(report: Any, *, fig: Figure | SubFigure | None = None) -> Figure:
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(13.0, 9.0), layout="constrained")
-    # fit once (when the table has no alpha yet), not once per panel
-    report = _Framed(model_frame(report), report)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.25])  # type: ignore[misc]
     left, right = top.subfigures(1, 2, width_ratios=[2, 1])
     plot_alpha(report, ax=left.subplots())

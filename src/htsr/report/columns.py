@@ -103,7 +103,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "xmin",
         "float64",
         "ESD",
-        "start of the tail: the candidate with the smallest KS distance D",
+        "start of the tail: the candidate with the smallest KS distance D "
+        "(ESD units; WeightWatcher's xmin is N times larger)",
         f"{_CSN}, Section 3.3",
         html=True,
     ),
@@ -167,7 +168,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "sigma_mp",
         "float64",
         "",
-        "element scale of the fitted Marchenko-Pastur bulk",
+        "element scale sigma of the fitted Marchenko-Pastur bulk, in units of W's entries "
+        "(WeightWatcher's sigma_mp is on the ESD rescaled to mean 1)",
         "docs/rmt.md",
     ),
     Column(
@@ -181,7 +183,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "num_spikes",
         "float64",
         "",
-        "eigenvalues above lambda_plus + c * tw (Tracy-Widom margin)",
+        "eigenvalues above lambda_plus + c * tw (Tracy-Widom margin, htsr.fit.mp.TW_MARGIN); "
+        "WeightWatcher counts above a wider margin, so its count is lower or equal",
         f"{_DEFS}; docs/rmt.md",
         table=7,
         html=True,
@@ -191,7 +194,8 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "mp_softrank",
         "float64",
         "",
-        "lambda_plus / lambda_max (ESD units)",
+        "lambda_plus / lambda_max (the same ratio as WeightWatcher's; lambda_plus from "
+        "htsr's MP fit, not WeightWatcher's density fit)",
         f"{_JMLR}, Section 5; {_DEFS}",
         table=7,
         summary=True,
@@ -215,10 +219,11 @@ FIT_COLUMNS: tuple[Column, ...] = (
         f"{_DEFS}; Martin & Mahoney, SDM 2020",
     ),
     Column(
-        "rand_distance",
+        "rand_log_w1",
         "float64",
         "decades",
-        "Wasserstein-1 distance between the log10 ESDs of W and of shuffled W",
+        "Wasserstein-1 distance between the log10 ESDs of W and of shuffled W "
+        "(WeightWatcher's rand_distance is a Jensen-Shannon distance: not the same)",
         "docs/rmt.md",
         table=6,
     ),
@@ -241,13 +246,21 @@ COLUMNS: tuple[Column, ...] = (
         "",
         "dense, conv1d/2d/3d, embedding, recurrent, attention, ...",
         "module type, else shape and name (htsr.layers.infer_kind)",
-        table=3,
+        table=4,
         html=True,
     ),
     Column("shape", "string", "", "stored shape, e.g. 384x1536", "the model", html=True),
     Column("dtype", "string", "", "stored dtype of the weights", "the model"),
-    Column("N", "Int64", "", "larger side of each matrix (slice)", _DEFS, table=4, html=True),
-    Column("M", "Int64", "", "smaller side of each matrix (slice)", _DEFS, table=4, html=True),
+    Column(
+        "quant_type",
+        "string",
+        "",
+        "stored quantisation of the tensor (GGUF ggml type: Q4_K, Q8_0, F16, ...), "
+        "dequantised to float32 for the analysis",
+        "the model file; docs/formats.md",
+    ),
+    Column("N", "Int64", "", "larger side of each matrix (slice)", _DEFS, table=3, html=True),
+    Column("M", "Int64", "", "smaller side of each matrix (slice)", _DEFS, table=3, html=True),
     Column("Q", "float64", "", "N / M", _DEFS, html=True),
     Column(
         "num_slices",
@@ -291,7 +304,8 @@ COLUMNS: tuple[Column, ...] = (
         "hard_rank",
         "float64",
         "",
-        "#{s_i > s_max max(N, M) eps(stored dtype)}; NaN with the float32 solver",
+        "#{s_i > 2 eps(stored dtype) ||W||_F (N^-1/2 + M^-1/2)} (storage round-off); "
+        "NaN with the float32 solver",
         _DEFS,
         table=8,
         html=True,
@@ -301,7 +315,7 @@ COLUMNS: tuple[Column, ...] = (
         "rank_collapse_fraction",
         "float64",
         "",
-        "fraction of lambda_i < 1e-4 lambda_max",
+        "fraction of lambda_i in a cluster at (numerically) zero, below a gap of >= 2 decades",
         _DEFS,
         recorded=True,
     ),
@@ -350,6 +364,13 @@ COLUMNS: tuple[Column, ...] = (
         "htsr.rmt.mu_from_alpha; docs/rmt.md",
     ),
     Column(
+        "element_mu",
+        "float64",
+        "",
+        "tail exponent of the entries abs(W_ij) (Hill estimate on the top 1%)",
+        "htsr.metrics.element_tail_index; docs/phases.md",
+    ),
+    Column(
         "warning",
         "string",
         "",
@@ -365,7 +386,7 @@ COLUMNS: tuple[Column, ...] = (
         "",
         "ok, skipped: <reason> or error: <reason>",
         _DEFS,
-        table=6,
+        table=9,
         html=True,
     ),
 )

@@ -151,7 +151,7 @@ class Report:
         with atomic_path(path) as tmp:
             pq.write_table(table.replace_schema_metadata(meta), tmp)
 
-    # -- figures and HTML (``pip install 'htsr[plot]'``; see htsr.plots and htsr.html) ----------
+    # -- figures (``pip install 'htsr[plot]'``; htsr.plots) and HTML (htsr.report.html) ---------
 
     def plot_layer(self, name: str, **options: Any) -> Any:
         """The four figures of one layer (:func:`htsr.plots.plot_layer`); returns the Figure."""
@@ -166,8 +166,8 @@ class Report:
         return plot_model(self, **options)
 
     def to_html(self, path: str | Path, **options: Any) -> Path:
-        """Write one self-contained HTML file (:func:`htsr.html.report_html` options)."""
-        from htsr.html import write_html
+        """Write one self-contained HTML file (:func:`htsr.report.html.write_html` options)."""
+        from htsr.report.html import write_html
 
         return write_html(self, path, **options)
 

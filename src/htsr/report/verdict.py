@@ -82,8 +82,9 @@ def _names(names: list[str]) -> str:
 def verdict(layers: pd.DataFrame) -> str:
     """One or two sentences: the model's state and the layers to look at.
 
-    Examples: "31 of 39 layers heavy-tailed (alpha 2-6): well trained. Look at 4
-    under-trained: a, b, c and 1 more; 1 over-trained: d."
+    For example "Mostly well trained: 34 of 39 analysed layers have alpha 2-6. Look at 4
+    under-trained (a, b, c and 1 more); 1 over-trained (d)." At most :data:`VERDICT_NAMES`
+    names per warning.
     """
     if layers.empty or "status" not in layers.columns:
         return "No layer was analysed."
@@ -94,24 +95,28 @@ def verdict(layers: pd.DataFrame) -> str:
     warning = ok["warning"] if "warning" in ok.columns else warnings_column(ok)
     warning = warning.fillna("").astype(str)
     fine = int((warning == "").sum())
+    state = (
+        "Well trained"
+        if fine == n
+        else ("Mostly well trained" if fine >= 0.75 * n else "Needs a look")
+    )
     if "alpha" in ok.columns:
         alpha = pd.to_numeric(ok["alpha"], errors="coerce")
         good = int(((alpha >= OVER_TRAINED_ALPHA) & (alpha <= UNDER_TRAINED_ALPHA)).sum())
         first = (
-            f"{good} of {n} analysed layers have alpha {OVER_TRAINED_ALPHA:g}-"
-            f"{UNDER_TRAINED_ALPHA:g} (well trained)"
+            f"{state}: {good} of {n} analysed layers have alpha "
+            f"{OVER_TRAINED_ALPHA:g}-{UNDER_TRAINED_ALPHA:g}."
         )
     else:
-        first = f"{fine} of {n} analysed layers show no warning"
+        first = f"{state}: {fine} of {n} analysed layers have no warning."
     parts = []
     for w in LayerWarning:
         names = [str(x) for x, cell in zip(ok["name"], warning, strict=True) if w in cell]
         if names:
-            parts.append(f"{len(names)} {w}: {_names(names)}")
+            parts.append(f"{len(names)} {w} ({_names(names)})")
     if not parts:
-        return f"{first}; no layer has a warning."
-    state = "most layers look well trained" if fine >= n / 2 else "many layers need a look"
-    return f"{first}: {state}. Look at " + "; ".join(parts) + "."
+        return f"{first} No layer has a warning."
+    return f"{first} Look at {'; '.join(parts)}."
 
 
 def summary_highlights(summary: dict[str, Any]) -> dict[str, Any]:

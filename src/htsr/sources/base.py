@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from htsr._compat import StrEnum
+from htsr.errors import HtsrError, SourceError
 
 #: Floating dtypes, by the names this package uses for them (NumPy names, plus ml_dtypes').
 FLOAT_DTYPES = frozenset(
@@ -56,6 +62,12 @@ class TensorRef:
         The class name of the owning module when known (``Linear``, ``Conv2d``, ...).
     layout : Layout
         The axis order of a convolution kernel.
+    quant_type : str or None
+        The stored quantisation of a quantised tensor (a GGUF ``Q4_K``, ``Q8_0``, ...), which
+        :meth:`load` dequantises; None for plain arrays.
+    unreadable : str or None
+        Why the data cannot be read (an encoding the reader does not decode, a value that is
+        not an array); such a tensor gets a ``skipped: <unreadable>`` row and is never loaded.
     """
 
     name: str
@@ -65,6 +77,8 @@ class TensorRef:
     loader: Callable[[], np.ndarray] = field(repr=False, compare=False)
     module_type: str | None = None
     layout: Layout = Layout.AUTO
+    quant_type: str | None = None
+    unreadable: str | None = None
 
     @property
     def ndim(self) -> int:
@@ -102,4 +116,78 @@ def naturally_sorted(refs: list[TensorRef]) -> list[TensorRef]:
     return sorted(refs, key=lambda r: natural_key(r.name))
 
 
-__all__ = ["FLOAT_DTYPES", "Layout", "TensorRef", "natural_key", "naturally_sorted"]
+def check_regular_file(path: Path) -> int:
+    """The size of ``path`` after checking, without opening it, that it is a regular file.
+
+    A FIFO, socket or device is refused before any ``open`` (opening a FIFO blocks until a
+    writer appears; reading a device may never end).
+
+    Raises
+    ------
+    SourceError
+        If the path is missing, a directory, or not a regular file.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as e:
+        raise SourceError(path, "no such file") from e
+    except OSError as e:
+        raise SourceError(path, f"cannot stat the file ({e.strerror or e})") from e
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceError(path, "is a directory, expected a model file")
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError(path, "not a regular file (a FIFO, socket or device); refused")
+    return info.st_size
+
+
+@contextmanager
+def reading(path: Path | str, what: str) -> Iterator[None]:
+    """Turn any failure of a reading library into a :class:`~htsr.errors.SourceError`.
+
+    The one error contract of the source boundary: a reader's own errors (``HtsrError``)
+    pass unchanged; a ``MemoryError`` (a corrupt header that declares a huge object, or a
+    tensor larger than the memory left) becomes a ``SourceError`` saying so; every other
+    exception of the underlying library (torch, NumPy, zipfile, zlib, struct, ...) becomes
+    ``SourceError(path, "corrupt or truncated <what> (<type>: <first line>)")``.
+    The library's own advice (e.g. torch's "use weights_only=False") is dropped.
+    """
+    try:
+        yield
+    except HtsrError:
+        raise
+    except MemoryError as e:
+        raise SourceError(
+            path, f"out of memory reading this {what} (corrupt sizes, or a tensor too large)"
+        ) from e
+    except Exception as e:
+        raise SourceError(path, f"corrupt or truncated {what} ({_summary(e)})") from e
+
+
+def _guarded_load(loader: Callable[[], np.ndarray], origin: str, what: str) -> np.ndarray:
+    with reading(origin, what):
+        return loader()
+
+
+def guarded(ref: TensorRef, what: str) -> TensorRef:
+    """``ref`` whose loader obeys the error contract of :func:`reading` (picklable, so it
+    still travels to worker processes)."""
+    return replace(ref, loader=partial(_guarded_load, ref.loader, ref.origin, what))
+
+
+def _summary(error: BaseException) -> str:
+    """``Type: first line`` of an exception, without a library's advice that follows."""
+    text = str(error).strip().splitlines()
+    first = text[0][:200] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "Layout",
+    "TensorRef",
+    "check_regular_file",
+    "guarded",
+    "natural_key",
+    "naturally_sorted",
+    "reading",
+]

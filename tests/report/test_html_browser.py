@@ -16,13 +16,12 @@ import numpy as np
 import pytest
 
 import htsr
-from htsr.html import table_frame
 from htsr.rmt import gaussian_matrix, low_rank_matrix, pareto_matrix, spiked_matrix
 
 pytestmark = pytest.mark.browser
 
-#: Seconds to wait for the lazily decoded images (a few 20 kB PNGs decode in milliseconds).
-IMAGE_TIMEOUT = 10.0
+#: Seconds to wait for the charts of the opened sections (a few milliseconds each measured).
+CHART_TIMEOUT = 10.0
 
 
 def _find(*names: str) -> str | None:
@@ -80,7 +79,7 @@ def small_report() -> htsr.Report:
         "block.0.mlp.fc2.weight": low_rank_matrix(128, 512, 20, rng=4),
         "head.weight": gaussian_matrix(300, 100, rng=5),
     }
-    return htsr.analyze(model)
+    return htsr.analyze(model, randomize=True, rng=0)
 
 
 @pytest.fixture(scope="module")
@@ -108,56 +107,95 @@ def _alpha_values(driver) -> list[str]:  # type: ignore[no-untyped-def]
         """const heads = Array.from(document.querySelectorAll('#layers th'));
         const col = heads.findIndex(h => h.textContent.trim().startsWith('alpha'));
         return Array.from(document.querySelectorAll('#layers tbody tr'))
-            .map(r => r.cells[col].dataset.v);""",
+            .map(r => r.cells[col].textContent);""",
     )
 
 
+#: Share of a chart canvas's pixels that are painted (not transparent) once drawn: axes, grid
+#: and data cover a few percent of a 420 x 270 canvas; an empty canvas has none.
+_PAINTED = """
+return Array.from(document.querySelectorAll(arguments[0])).map(c => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+  return n / (c.width * c.height);
+});"""
+
+
 def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     driver = page
-    # one table row per layer (the bias is not a layer)
-    rows = driver.find_elements(By.CSS_SELECTOR, "#layers tbody tr")
-    assert len(rows) == len(table_frame(small_report)) == 5
+    matrices = small_report.layers[small_report.layers["kind"] != "vector"]
+    analysed = small_report.analysed
+    # one table row per matrix (the bias is not a layer), one section per analysed layer
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#layers tbody tr")) == len(matrices) == 5
+    assert len(driver.find_elements(By.CSS_SELECTOR, "details.layer")) == len(analysed)
 
-    # every image decoded once the sections are opened
+    # the model charts are drawn at once, the layer charts only when a section is opened
+    assert _js(driver, "return document.querySelectorAll('#model canvas').length;") == 2
+    assert _js(driver, "return document.querySelectorAll('details.layer canvas').length;") == 0
+    assert min(_js(driver, _PAINTED.replace("arguments[0]", "'#model canvas'"))) > 0.01
+
+    # hovering the alpha chart names the layer under the cursor
+    over = driver.find_element(By.CSS_SELECTOR, "#model-alpha .u-over")
+    ActionChains(driver).move_to_element_with_offset(
+        over, -over.size["width"] // 2 + 2, 0
+    ).perform()
+    readout = driver.find_element(By.ID, "model-readout").text
+    assert readout.startswith("#0") and str(matrices["name"].iloc[0]) in readout
+
+    # every layer's three charts drawn (non-empty canvases) once the sections are opened and in
+    # view (a window tall enough for all of them)
+    driver.set_window_size(1400, 6000)
     driver.find_element(By.ID, "expand-all").click()
-    deadline = time.monotonic() + IMAGE_TIMEOUT
-    widths: list[int] = []
+    deadline = time.monotonic() + CHART_TIMEOUT
+    painted: list[float] = []
     while time.monotonic() < deadline:
-        widths = _js(
-            driver,
-            "return Array.from(document.images).map(i => i.complete ? i.naturalWidth : -1);",
-        )
-        if widths and all(w > 0 for w in widths):
+        painted = driver.execute_script(_PAINTED, "details.layer canvas")
+        if len(painted) == 3 * len(analysed):
             break
         time.sleep(0.1)
-    # model figure + one per analysed layer
-    assert len(widths) == 1 + len(small_report.analysed), widths
-    assert all(w > 0 for w in widths), f"images not decoded: {widths}"
+    assert len(painted) == 3 * len(analysed), painted
+    assert min(painted) > 0.01, painted
+    # the series are there: the fit line and the randomized ESD in the legends
+    legends = _js(
+        driver,
+        "return Array.from(document.querySelectorAll('details.layer .u-legend'))"
+        ".map(l => l.textContent);",
+    )
+    assert sum("power law" in t for t in legends) >= len(analysed)
+    assert sum("randomized" in t for t in legends) == len(analysed)
 
     # sorting by alpha: ascending, then descending; missing values stay last
     header = next(
         h for h in driver.find_elements(By.CSS_SELECTOR, "#layers th") if h.text.startswith("alpha")
     )
     header.click()
-    values = [v for v in _alpha_values(driver) if v != ""]
+    values = [v for v in _alpha_values(driver) if v != "-"]
     assert len(values) >= 3
     assert [float(v) for v in values] == sorted(float(v) for v in values)
     assert header.get_attribute("aria-sort") == "ascending"
     header.click()
-    values = [float(v) for v in _alpha_values(driver) if v != ""]
-    assert values == sorted(values, reverse=True)
+    values = [v for v in _alpha_values(driver) if v != "-"]
+    assert [float(v) for v in values] == sorted((float(v) for v in values), reverse=True)
 
     # filter by kind: the table and the sections follow
-    kinds = small_report.analysed["kind"]
-    kind = kinds.value_counts().index[-1]
+    kind = analysed["kind"].value_counts().index[-1]
     driver.find_element(By.CSS_SELECTOR, f"#filter-kind option[value='{kind}']").click()
-    shown = _visible(driver, "#layers tbody tr")
-    assert shown == int((table_frame(small_report)["kind"] == kind).sum())
-    sections = _visible(driver, "details.layer")
-    assert sections == int((kinds == kind).sum())
+    assert _visible(driver, "#layers tbody tr") == int((matrices["kind"] == kind).sum())
+    assert _visible(driver, "details.layer") == int((analysed["kind"] == kind).sum())
     driver.find_element(By.CSS_SELECTOR, "#filter-kind option[value='']").click()
+    # filter by name
+    name_box = driver.find_element(By.ID, "filter-name")
+    name_box.send_keys("mlp")
+    assert _visible(driver, "#layers tbody tr") == int(matrices["name"].str.contains("mlp").sum())
+    _js(
+        driver,
+        "const b = document.getElementById('filter-name'); b.value = '';"
+        "b.dispatchEvent(new Event('input'));",
+    )
+    assert _visible(driver, "#layers tbody tr") == len(matrices)
 
     # screenshot for CI artifacts and for people
     shot = tmp_path_factory.getbasetemp() / "report.png"
@@ -168,6 +206,6 @@ def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: 
     assert Path(shot).stat().st_size > 10_000
     print(f"screenshot: {shot}")
 
-    # no console errors (CSP violations of a non-self-contained file would show here)
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    # no console errors (a CSP violation or a script error would show here)
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert errors == []
