@@ -33,10 +33,10 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("htsr.phases",),
     ("htsr.report.columns",),
     ("htsr.report.results", "htsr.report.verdict"),
-    ("htsr.report.table",),
+    ("htsr.report.table", "htsr.report.groups"),
     ("htsr.report.report",),
     ("htsr.report",),  # the package's __init__ re-exports the data modules above
-    ("htsr.analysis",),
+    ("htsr.analysis", "htsr.cache", "htsr._execution"),  # a worker imports htsr.analysis
     ("htsr.report.display",),
     ("htsr.report.figure_data",),
     ("htsr.report.html", "htsr.plots"),
