@@ -40,32 +40,39 @@ def generated_model(num_layers: int, *, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def _timed(fn: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
+def _timed(fn: Any) -> tuple[float, float, Any]:
+    """Wall-clock and CPU seconds (all threads of this process) of ``fn()``, and its result."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    return time.perf_counter() - start, out
+    return time.perf_counter() - start, time.process_time() - cpu, out
 
 
 def measure(model: Any, label: str, tmp: Path, *, plots: bool) -> dict[str, Any]:
     """Analysis, HTML with and without figures (and optionally matplotlib PNGs) of one model."""
-    analysis_s, report = _timed(lambda: htsr.analyze(model))
+    analysis_s, analysis_cpu, report = _timed(lambda: htsr.analyze(model))
     row: dict[str, Any] = {"model": label, "layers": len(report.analysed)}
-    row["analysis_s"] = round(analysis_s, 2)
+    row["analysis_s"], row["analysis_cpu_s"] = round(analysis_s, 2), round(analysis_cpu, 2)
     for key, figures in (("html", True), ("html_table_only", False)):
         path = tmp / f"{label}-{key}.html"
-        seconds, _ = _timed(lambda p=path, f=figures: report.to_html(p, figures=f))
-        row[f"{key}_s"] = round(seconds, 3)
+        seconds, cpu, _ = _timed(lambda p=path, f=figures: report.to_html(p, figures=f))
+        row[f"{key}_s"], row[f"{key}_cpu_s"] = round(seconds, 3), round(cpu, 3)
         row[f"{key}_bytes"] = path.stat().st_size
-    row["html_over_analysis"] = round(row["html_s"] / analysis_s, 4)
-    row["analysis_plus_html_over_analysis"] = round(1 + row["html_s"] / analysis_s, 3)
-    row["html_ms_per_layer"] = round(1000 * row["html_s"] / max(row["layers"], 1), 2)
+    # "analysis + HTML" over "analysis": the issue's budget is at most 3
+    row["with_html_over_analysis"] = round(1 + seconds_of(row, "html") / analysis_s, 3)
+    row["with_html_over_analysis_cpu"] = round(1 + row["html_cpu_s"] / analysis_cpu, 3)
+    row["html_cpu_ms_per_layer"] = round(1000 * row["html_cpu_s"] / max(row["layers"], 1), 2)
     if plots:
         from htsr.plots import save_figures
 
-        seconds, _ = _timed(lambda: save_figures(report, tmp / f"{label}-plots"))
-        row["matplotlib_png_s"] = round(seconds, 2)
-        row["matplotlib_over_analysis"] = round(seconds / analysis_s, 2)
+        seconds, cpu, _ = _timed(lambda: save_figures(report, tmp / f"{label}-plots"))
+        row["matplotlib_png_s"], row["matplotlib_png_cpu_s"] = round(seconds, 2), round(cpu, 2)
+        row["with_matplotlib_over_analysis_cpu"] = round(1 + cpu / analysis_cpu, 2)
     return row
+
+
+def seconds_of(row: dict[str, Any], key: str) -> float:
+    """Wall-clock seconds of a measured step."""
+    return float(row[f"{key}_s"])
 
 
 def main() -> None:

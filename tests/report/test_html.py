@@ -176,3 +176,16 @@ def test_needs_no_matplotlib_nor_jinja(tmp_path) -> None:  # type: ignore[no-unt
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert (tmp_path / "r.html").stat().st_size > 50_000  # uPlot is inlined
+
+
+def test_reloaded_reports(report, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    report.to_json(tmp_path / "r.json", include_esd=True)
+    again = page_data(htsr.load_report(tmp_path / "r.json"))
+    first = page_data(report)
+    # rebuilt from the saved ESDs: the same charts, less the randomized ESD (not saved)
+    for a, b in zip(again["layers"], first["layers"], strict=True):
+        assert a["fig"]["pl"] == b["fig"]["pl"] and a["fig"]["mp"] == b["fig"]["mp"]
+    report.to_csv(tmp_path / "r.csv")
+    table_only = page_data(htsr.load_report(tmp_path / "r.csv"))
+    assert len(table_only["rows"]) == len(first["rows"])
+    assert all("fig" not in s and "has no ESD" in s["note"] for s in table_only["layers"])

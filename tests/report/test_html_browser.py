@@ -145,7 +145,9 @@ def test_browser_report(page, small_report, tmp_path_factory) -> None:  # type: 
     readout = driver.find_element(By.ID, "model-readout").text
     assert readout.startswith("#0") and str(matrices["name"].iloc[0]) in readout
 
-    # every layer's three charts drawn (non-empty canvases) once the sections are opened
+    # every layer's three charts drawn (non-empty canvases) once the sections are opened and in
+    # view (a window tall enough for all of them)
+    driver.set_window_size(1400, 6000)
     driver.find_element(By.ID, "expand-all").click()
     deadline = time.monotonic() + CHART_TIMEOUT
     painted: list[float] = []

@@ -15,6 +15,9 @@ Modules, in import order (each imports only the ones before it and the computing
     :class:`Report` and :func:`load_report`.
 ``display``
     Terminal and notebook rendering (imported lazily by :class:`Report`).
+``figure_data``, ``html``
+    The self-contained HTML report (:meth:`Report.to_html`): what its charts draw, and the
+    writer (page, style, script and the vendored chart library in ``static/``).
 """
 
 from htsr.report.columns import COLUMNS, COLUMNS_BY_NAME, Column

@@ -199,6 +199,11 @@
     return parts.join("   ");
   }
   const drawn = new Set();
+  // draw an opened section once it scrolls into view ("open all" on 500 layers stays instant)
+  const seen = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    entries.forEach((e) => { if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); } });
+  }, { rootMargin: "400px" }) : null;
+  const whenVisible = (d) => (seen ? seen.observe(d) : draw(d));
   function draw(d) {
     const s = sectionOf.get(Number(d.dataset.row));
     if (!s || drawn.has(s.row)) return;
@@ -216,7 +221,7 @@
     if (s.phase) sum.appendChild(badge(s.phase));
     sum.appendChild(document.createTextNode(title(s)));
     d.appendChild(sum);
-    d.addEventListener("toggle", () => { if (d.open) draw(d); });
+    d.addEventListener("toggle", () => { if (d.open) whenVisible(d); });
     $("sections").appendChild(d); sectionEls.push(d);
   });
   $("expand-all").addEventListener("click", () => sectionEls.forEach((d) => { if (!d.hidden) d.open = true; }));
