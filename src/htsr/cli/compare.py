@@ -74,6 +74,11 @@ def _print_table(title: str, frame: Any, columns: tuple[str, ...], index_name: s
 @click.option("--skip-first", is_flag=True, help="Leave the first analysed layer out of averages.")
 @click.option("--skip-last", is_flag=True, help="Leave the last analysed layer out of averages.")
 @click.option("--kind", "kinds", multiple=True, help="Average only this layer kind (repeatable).")
+@click.option(
+    "--base",
+    type=click.Path(path_type=Path),
+    help="Compare the updates MODEL - BASE (fine-tunes or LoRA adapters of one base).",
+)
 @click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the model table.")
 @click.option(
@@ -91,6 +96,7 @@ def compare(
     skip_first: bool,
     skip_last: bool,
     kinds: tuple[str, ...],
+    base: Path | None,
     jobs: int | None,
     csv_path: Path | None,
     html_path: Path | None,
@@ -112,6 +118,7 @@ def compare(
                 first_layer=not skip_first,
                 last_layer=not skip_last,
                 kinds=kinds or None,
+                base=base,
                 executor=jobs,
                 progress=progress,
             )
