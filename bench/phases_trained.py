@@ -24,7 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from htsr.experiments import TrainConfig, load_digits, mlp1d, train_model
 from htsr.fit.mp import fit_mp
-from htsr.fit.powerlaw import fit_power_law
+from htsr.fit.powerlaw import PIPELINE_FIT
+from htsr.metrics import element_tail_index
 from htsr.phases import classify_layer
 from htsr.spectrum import esd
 
@@ -37,13 +38,14 @@ def classify(model: object, layer: str) -> dict[str, object]:
     w = getattr(model, layer).weight.detach().cpu().numpy()
     s = esd(w)
     mp = fit_mp(s.evals, s.N, s.M)
-    pl = fit_power_law(s.evals)
-    r = classify_layer(s, mp=mp, power_law=pl)
+    pl = PIPELINE_FIT.fit(s.evals)
+    r = classify_layer(s, mp=mp, power_law=pl, element_mu=element_tail_index(w))
     return {
         "phase": str(r.phase),
         "universality": str(r.universality),
         "alpha": pl.alpha,
         "mu": r.mu,
+        "element_mu": r.element_mu,
         "spike_fraction": r.spike_fraction,
         "softrank": mp.softrank,
         "tail_alpha": r.tail_alpha,

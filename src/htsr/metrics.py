@@ -1,6 +1,6 @@
 """Per-layer metrics computed from a layer's spectrum: norms, ranks, entropy, and the fits.
 
-Definitions follow DESIGN.md section 2 and, for the norm metrics, Martin, Peng & Mahoney,
+Definitions follow docs/definitions.md and, for the norm metrics, Martin, Peng & Mahoney,
 "Predicting trends in the quality of state-of-the-art neural networks without access to
 training or testing data", Nature Communications 12, 4122 (2021), Table 1 and eqs. (3)-(6).
 """
@@ -17,17 +17,42 @@ from scipy.special import logsumexp
 
 from htsr.fit.alternatives import TailComparison, compare_tail
 from htsr.fit.mp import MPFit, fit_mp
-from htsr.fit.powerlaw import PowerLawFit, fit_power_law
+from htsr.fit.powerlaw import PIPELINE_FIT, PowerLawFit
 from htsr.fit.status import FitStatus
 from htsr.spectrum import gram_floor
 
 if TYPE_CHECKING:
     from htsr.spectrum import Spectrum
 
-#: Relative threshold of :func:`rank_collapse_fraction`: eigenvalues below this fraction of
-#: lambda_max count as collapsed. Relative (never absolute) so it does not depend on scale;
-#: 1e-4 of lambda_max is 1e-2 of s_max, far above float32 round-off (~1e-7 lambda_max).
+#: Relative threshold below which an eigenvalue may belong to a collapsed cluster: at most
+#: ``1e-4 lambda_max`` (``1e-2 s_max``). Relative, never absolute, so it does not depend on scale.
+#: It no longer counts eigenvalues on its own: a very heavy-tailed ESD (Pareto ``mu ~ 0.5``) has
+#: most of its eigenvalues below it with no rank lost (see :func:`rank_collapse_fraction`).
 RANK_COLLAPSE_REL = 1e-4
+#: Factor over the expected spectral norm of the storage round-off in :func:`hard_rank_threshold`.
+#: Measured (float32 and bf16 products of rank 100, 1024 x 512): the round-off singular values
+#: sit 10x below ``2 eps ||W||_F (N^-1/2 + M^-1/2)``, the weakest true direction 45x (bf16) to
+#: 4e6x (float32) above it.
+ROUND_OFF_FACTOR = 2.0
+#: Smallest gap, in decades of eigenvalue, that separates a collapsed cluster from the rest (2
+#: decades = a factor 10 in singular value). On the 330-matrix zoo (bench/validate_phases.py) the
+#: largest qualifying gap was 0.008 decades for every non-collapsed matrix (Pareto down to
+#: mu = 0.5 included) and at least 8.9 decades for every exactly low-rank one: 2 sits far from
+#: both, and still catches a cluster shrunk 100-fold, which is not yet numerically zero.
+COLLAPSE_GAP_DECADES = 2.0
+#: How many times wider than the collapsed cluster itself (in decades) the gap above it must be.
+#: A very heavy tail has wide gaps between its top eigenvalues (Pareto mu = 0.5: 2 decades at
+#: M = 1024; mu = 0.73, M = 512: once in the zoo, 6.2 decades between the two largest) but what
+#: lies below them is a continuum spanning ``~(2/mu) log10 M`` decades, not a cluster at zero;
+#: exactly low-rank weights put their zeros at the hard-rank threshold (spread 0), and a shrunk
+#: cluster 1 decade wide 6 decades down passes easily.
+COLLAPSE_GAP_TO_SPREAD = 2.0
+#: Entries in the top fraction of ``|W_ij|`` used by :func:`element_tail_index` (at least
+#: :data:`ELEMENT_TAIL_MIN_COUNT`). 1% of a 384 x 384 layer is 1474 entries: the Hill estimate
+#: of a Pareto ``mu = 3`` tail then has a standard error ``mu / sqrt(k) ~ 0.08``.
+ELEMENT_TAIL_FRACTION = 0.01
+#: Fewest entries for :func:`element_tail_index` (NaN below).
+ELEMENT_TAIL_MIN_COUNT = 50
 
 
 def stored_eps(dtype: str) -> float:
@@ -42,44 +67,46 @@ def stored_eps(dtype: str) -> float:
         return float(ml_dtypes.finfo(getattr(ml_dtypes, dtype)).eps)  # type: ignore[no-untyped-call]
 
 
-#: dtypes whose eps is at most float32's use the ``numpy.linalg.matrix_rank`` rule.
-_FINE_EPS = float(np.finfo(np.float32).eps)
-
-
 def hard_rank_threshold(spectrum: Spectrum) -> float:
-    """Eigenvalue (ESD units) above which a direction counts in :func:`hard_rank`.
+    r"""Eigenvalue (ESD units) above which a direction counts in :func:`hard_rank`.
 
-    For float32 and float64 weights (DESIGN.md section 2):
+    A direction is lost only when its singular value sits below what the round-off of the
+    stored weights can produce. Storing ``W`` rounds every entry: ``W_stored = W + E`` with
+    ``|E_ij| <= u |W_ij|``, ``u = eps/2`` the unit round-off of the stored dtype. By Weyl's
+    inequality a singular value of an exactly rank-deficient ``W`` becomes at most
+    ``||E||_2 <= ||E||_F <= u ||W||_F`` (the worst case); rounding errors of different entries
+    are independent, so ``E`` is a random matrix with ``rms(E) <= u rms(W)`` and, by Bai-Yin,
+    ``||E||_2 ~ u rms(W) (sqrt(N) + sqrt(M)) = u ||W||_F (N^{-1/2} + M^{-1/2})``. The cut-off is
+    :data:`ROUND_OFF_FACTOR` times the spectral norm of that expected round-off (4x for 2):
 
-    .. math:: s_i > s_{max} \\max(N, M) \\, \\varepsilon_{stored}
+    .. math:: s_i > 2 \, \varepsilon_{stored} \, \|W\|_F \, (N^{-1/2} + M^{-1/2})
 
-    the rule of ``numpy.linalg.matrix_rank`` with the eps of the dtype the weights were
-    stored in: float32 weights carry round-off "zeros" near 1e-7 s_max, so eps(float64)
-    would report full rank where rank is lost.
-
-    For coarser dtypes (bfloat16, float16, float8) that rule exceeds ``s_max`` itself
-    (``64 * 2^-7 = 0.5``) and would call a random bf16 matrix rank-deficient, so we use the
-    size of the storage round-off instead: rounding errors ``|E_ij| <= eps/2 |W_ij|`` form a
-    random matrix whose largest singular value is about
-    ``eps/2 * rms(W) * (sqrt(N) + sqrt(M))`` (Bai-Yin). The cut-off is 4x that:
-
-    .. math:: s_i > 2 \\varepsilon_{stored} \\|W\\|_F (N^{-1/2} + M^{-1/2})
-
-    Measured on bf16 matrices (1536 x 384, 64 x 48, 4096 x 1024): round-off singular values
-    sit 9-20x below it, true directions of random and rank-32 matrices 3-100x above it.
+    (``||W||_F`` per slice for pooled convolutions), for every stored dtype. Unlike the rule of
+    ``numpy.linalg.matrix_rank`` (``s_i > s_max max(N, M) eps``, a worst-case bound on the
+    round-off of an SVD, not of storage) it does not call a very heavy-tailed matrix rank
+    deficient: a float32 Pareto matrix with ``mu = 0.8`` (1024 x 512) has 10% of its
+    eigenvalues under ``(max(N, M) eps)^2 lambda_max`` and none under this cut-off (its
+    smallest singular value is ~900x above it). Measured on exactly rank-100 products stored in
+    float32 and bf16 (1024 x 512): round-off singular values 10x below, true directions 45x
+    (bf16) and more than 1e5x (float32) above.
 
     The threshold never goes below the Gram round-off floor
-    (:func:`htsr.spectrum.gram_floor`), which matters only for float64 weights.
+    (:func:`htsr.spectrum.gram_floor`), which sets it for float64 weights.
+
+    Examples
+    --------
+    >>> from htsr.spectrum import esd
+    >>> W = np.outer(np.arange(1.0, 5.0), np.ones(3)).astype(np.float32)  # rank 1
+    >>> s = esd(W)
+    >>> int(np.count_nonzero(s.evals > hard_rank_threshold(s)))
+    1
     """
     eps = stored_eps(spectrum.stored_dtype)
     N, M = spectrum.N, spectrum.M
-    if eps <= _FINE_EPS:
-        rel = (max(N, M) * eps) ** 2
-    else:
-        frob_per_slice = spectrum.frobenius_squared / spectrum.num_slices
-        s_cut = 2 * eps * np.sqrt(frob_per_slice) * (N**-0.5 + M**-0.5)
-        rel = s_cut**2 / spectrum.sv_max_squared
-    return spectrum.lambda_max * max(rel, gram_floor(M, spectrum.solver_dtype))
+    frob_per_slice = spectrum.frobenius_squared / spectrum.num_slices
+    s_cut = ROUND_OFF_FACTOR * eps * np.sqrt(frob_per_slice) * (N**-0.5 + M**-0.5)
+    rel = s_cut**2 / spectrum.sv_max_squared
+    return float(spectrum.lambda_max * max(float(rel), gram_floor(M, spectrum.solver_dtype)))
 
 
 def hard_rank(spectrum: Spectrum) -> float:
@@ -92,9 +119,100 @@ def hard_rank(spectrum: Spectrum) -> float:
     return float(np.count_nonzero(spectrum.evals > hard_rank_threshold(spectrum)))
 
 
+def collapse_gap(spectrum: Spectrum, *, min_fraction: float = 0.0) -> tuple[float, float]:
+    r"""Largest gap below which a collapsed cluster sits: ``(gap_decades, fraction_below)``.
+
+    With ``l_i = log10 max(lambda_i, t)`` (ascending, ``t`` the :func:`hard_rank_threshold`,
+    so that every numerically zero eigenvalue sits at ``t``), the gap is
+
+    .. math:: \max_i \; g_i = l_{i+1} - l_i \quad \text{over} \quad
+              (i + 1) / n \ge \text{min\_fraction}, \;
+              \lambda_i < \text{RANK\_COLLAPSE\_REL} \, \lambda_{max}, \;
+              g_i \ge \text{COLLAPSE\_GAP\_TO\_SPREAD} \, (l_i - l_0)
+
+    and ``fraction_below = (i + 1) / n`` at the maximum. ``(0, 0)`` when no index qualifies.
+    The last condition asks the cluster below the gap to be tight compared with its distance
+    from the rest (a cluster at zero), see :data:`COLLAPSE_GAP_TO_SPREAD`.
+
+    Examples
+    --------
+    >>> from htsr.spectrum import esd
+    >>> gap, frac = collapse_gap(esd(np.diag([0.0, 0.0, 1.0, 2.0])))
+    >>> frac, bool(gap > 10)
+    (0.5, True)
+    """
+    lam = spectrum.evals
+    n = lam.size
+    if n < 2 or not lam[-1] > 0:
+        return 0.0, 0.0
+    floor = max(hard_rank_threshold(spectrum), np.finfo(np.float64).tiny)
+    logs = np.log10(np.maximum(lam, floor))
+    gaps = np.diff(logs)
+    idx = np.arange(n - 1)
+    ok = (
+        ((idx + 1) >= min_fraction * n)
+        & (lam[:-1] < RANK_COLLAPSE_REL * lam[-1])
+        & (gaps >= COLLAPSE_GAP_TO_SPREAD * (logs[:-1] - logs[0]))
+    )
+    if not ok.any():
+        return 0.0, 0.0
+    i = int(idx[ok][np.argmax(gaps[ok])])
+    return float(gaps[i]), (i + 1) / n
+
+
 def rank_collapse_fraction(spectrum: Spectrum) -> float:
-    """Fraction of eigenvalues below ``RANK_COLLAPSE_REL * lambda_max``."""
-    return float(np.mean(spectrum.evals < RANK_COLLAPSE_REL * spectrum.lambda_max))
+    """Fraction of the ESD in a cluster at (numerically) zero.
+
+    The eigenvalues below the largest gap of at least :data:`COLLAPSE_GAP_DECADES` decades
+    found by :func:`collapse_gap` (the cluster lies under ``RANK_COLLAPSE_REL * lambda_max`` and
+    is tight compared with the gap); 0 without such a gap. Eigenvalues under
+    :func:`hard_rank_threshold` count as sitting at it, so an exactly rank-``r`` matrix gives
+    ``rank_loss / num_evals``; a cluster shrunk far below the rest without being zero (strong
+    weight decay) counts too. A fraction of the ESD below ``1e-4 lambda_max`` alone is not
+    collapse: a very heavy-tailed ESD (Pareto ``mu ~ 0.5``) is a continuum reaching far below
+    it with full rank.
+
+    Examples
+    --------
+    >>> from htsr.spectrum import esd
+    >>> rank_collapse_fraction(esd(np.diag([0.0, 1.0, 2.0, 3.0])))
+    0.25
+    """
+    gap, below = collapse_gap(spectrum)
+    return below if gap >= COLLAPSE_GAP_DECADES else 0.0
+
+
+def element_tail_index(matrix: np.ndarray) -> float:
+    r"""Hill estimate of the tail exponent ``mu`` of the entries ``|W_ij|``.
+
+    .. math:: \hat\mu = k \Big/ \sum_{i=1}^{k} \ln\big(x_{(i)} / x_{(k+1)}\big)
+
+    with ``x_(1) >= x_(2) >= ...`` the sorted ``|W_ij|`` and ``k`` the top
+    :data:`ELEMENT_TAIL_FRACTION` of them (at least :data:`ELEMENT_TAIL_MIN_COUNT`; B. M. Hill,
+    "A simple general approach to inference about the tail of a distribution", Ann. Statist.
+    3(5), 1975). The universality classes of Martin & Mahoney (JMLR 2021, Table 1) are defined
+    by this exponent of the entries: ``mu < 2`` very, ``2 < mu < 4`` moderately heavy tailed.
+    Signed Pareto entries give back their ``mu``; Gaussian entries give ~9 at this ``k`` (the
+    Hill estimate of a light tail grows with the sample). NaN for fewer than
+    ``ELEMENT_TAIL_MIN_COUNT + 1`` non-zero entries.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> W = rng.choice([-1.0, 1.0], (400, 300)) * (rng.pareto(3.0, (400, 300)) + 1)
+    >>> round(element_tail_index(W), 1)
+    3.0
+    """
+    a = np.abs(np.asarray(matrix, dtype=np.float32)).ravel()
+    a = a[a > 0]
+    k = max(ELEMENT_TAIL_MIN_COUNT, int(ELEMENT_TAIL_FRACTION * a.size))
+    if a.size <= k:
+        return math.nan
+    top = np.partition(a, a.size - k - 1)[a.size - k - 1 :].astype(np.float64)
+    x_k1 = top.min()
+    logs = np.log(top / x_k1)
+    total = float(np.sum(logs))
+    return k / total if total > 0 else math.nan
 
 
 def spectral_entropy(spectrum: Spectrum, rank: float) -> float:
@@ -114,7 +232,7 @@ def spectral_entropy(spectrum: Spectrum, rank: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class NormMetrics:
-    """Scale and rank metrics of one layer (DESIGN.md section 2).
+    """Scale and rank metrics of one layer (docs/definitions.md).
 
     Attributes
     ----------
@@ -181,9 +299,16 @@ def norm_metrics(spectrum: Spectrum) -> NormMetrics:
 
 
 __all__ = [
+    "COLLAPSE_GAP_DECADES",
+    "COLLAPSE_GAP_TO_SPREAD",
+    "ELEMENT_TAIL_FRACTION",
+    "ELEMENT_TAIL_MIN_COUNT",
     "RANK_COLLAPSE_REL",
+    "ROUND_OFF_FACTOR",
     "LayerFits",
     "NormMetrics",
+    "collapse_gap",
+    "element_tail_index",
     "fit_layer",
     "hard_rank",
     "hard_rank_threshold",
@@ -234,7 +359,7 @@ class LayerFits:
     log_alpha_norm: float
 
     def as_row(self) -> dict[str, object]:
-        """The table columns of these fits (DESIGN.md section 2 names)."""
+        """The table columns of these fits (names in docs/columns.md)."""
         pl, tail, mp = self.power_law, self.tail, self.mp
         alpha = pl.alpha if pl.ok else math.nan
         return self.norm.as_row() | {
@@ -265,12 +390,13 @@ def _status_text(status: FitStatus, message: str) -> str:
 
 
 def fit_layer(spectrum: Spectrum) -> LayerFits:
-    """Norm metrics, power-law fit with alternatives, and MP fit of a spectrum.
+    """Norm metrics, power-law fit (:data:`htsr.fit.powerlaw.PIPELINE_FIT`) with alternatives,
+    and MP fit of a spectrum.
 
     Never raises on degenerate spectra: each fit reports its own status.
     """
     norm = norm_metrics(spectrum)
-    power_law = fit_power_law(spectrum.evals)
+    power_law = PIPELINE_FIT.fit(spectrum.evals)
     tail = compare_tail(spectrum.evals, power_law)
     mp = fit_mp(spectrum.evals, spectrum.N, spectrum.M)
     lan = log_alpha_norm(spectrum, power_law.alpha if power_law.ok else math.nan)

@@ -7,27 +7,34 @@ universality class of heavy-tailed random matrices (their Table 1). The paper de
 by eye; the rules below make them operational from measured quantities only (never a layer's
 name), and every threshold is a named constant here with the reason it sits where it does.
 
-The rules, first match wins (:func:`classify_layer`):
+The classification runs in three steps: :func:`gather_evidence` measures (a frozen
+:class:`PhaseEvidence`), :func:`decide` applies the rules below to the evidence only, and
+:func:`explain` words the decision. The rules, first match wins:
 
-1. **rank_collapse** -- at least :data:`COLLAPSE_MIN_FRACTION` of the eigenvalues are
-   numerically zero in the dtype the weights were stored in (:func:`zero_fraction`; float32 and
-   coarser, where the eigensolver resolves that precision), or at least that many sit below a
-   gap of at least :data:`COLLAPSE_GAP_DECADES` decades, all below
-   ``RANK_COLLAPSE_REL * lambda_max``, and spread over at most half as many decades as the gap
-   (a cluster at zero, :func:`collapse_gap`); eigenvalues under the hard-rank threshold
-   (:func:`htsr.metrics.hard_rank_threshold`, the eps of the stored dtype) count as sitting at
-   that threshold. A gap, not ``rank_collapse_fraction`` alone, because a very heavy-tailed ESD
-   (Pareto ``mu ~ 0.5``) has most eigenvalues below ``1e-4 lambda_max`` with no rank lost: its
-   log-spectrum is a continuum.
-2. **heavy_tailed** -- no MP bulk: the MP fit failed, or at least :data:`NO_BULK_SPIKE_FRACTION`
-   of the eigenvalues lie beyond the TW-widened edge.
+1. **rank_collapse** -- at least :data:`COLLAPSE_MIN_FRACTION` of the eigenvalues sit in a
+   cluster at (numerically) zero: below a gap of at least :data:`COLLAPSE_GAP_DECADES` decades,
+   all below ``RANK_COLLAPSE_REL * lambda_max``, spread over at most half as many decades as the
+   gap (:func:`htsr.metrics.collapse_gap`); eigenvalues under the storage round-off cut-off
+   (:func:`htsr.metrics.hard_rank_threshold`) count as sitting at it. A gap, never a count of
+   small eigenvalues alone, because a very heavy-tailed ESD (Pareto ``mu ~ 0.5``) has most
+   eigenvalues below ``1e-4 lambda_max`` -- and, when square, some under the round-off cut-off
+   -- with no rank lost: its log-spectrum is a continuum.
+2. no MP bulk: the MP fit failed, or at least :data:`NO_BULK_SPIKE_FRACTION` of the
+   eigenvalues lie beyond the TW-widened edge. The tail's exponent decides (:func:`_heavy`):
+   **heavy_tailed** if ``alpha < HEAVY_TAIL_ALPHA``, or if ``alpha <= ALPHA_MODERATE`` and the
+   entries are heavy tailed (``element_mu < MU_MODERATE``); else **bulk_decay** (a steep tail
+   without a bulk is weakly heavy tailed, never heavy tailed).
 3. **random_like** -- no eigenvalue beyond the TW-widened MP edge ``lambda_plus + c tw``.
-4. **bulk_spikes** -- every outlier is well separated from the bulk: the lowest one is at least
+4. outliers, and the entries heavy tailed (``element_mu < MU_MODERATE``) with
+   ``alpha <= ALPHA_MODERATE``: **heavy_tailed**. At finite size a moderately heavy-tailed
+   matrix (Pareto ``2 < mu < 4``, M 128-1024) keeps an MP-like bulk with a few outliers, which
+   no spectral quantity tells from spikes (docs/phases.md); its entries do.
+5. **bulk_spikes** -- every outlier is well separated from the bulk: the lowest one is at least
    ``(1 + SEPARATED_REL) lambda_plus`` (a scale separates signal from noise).
-5. outliers reach the edge and make up at least :data:`DECAY_SPIKE_FRACTION` of the ESD: a tail.
-   Its exponent ``tail_alpha`` (power law fitted from the TW-widened edge up) decides:
-   **heavy_tailed** if ``tail_alpha < HEAVY_TAIL_ALPHA``, else **bulk_decay**.
-6. a few outliers (less than :data:`DECAY_SPIKE_FRACTION`): **bleeding_out** if most of them
+6. outliers reach the edge and make up at least :data:`DECAY_SPIKE_FRACTION` of the ESD: a tail.
+   Its exponent ``tail_alpha`` (power law fitted from the TW-widened edge up) decides as in
+   rule 2 (with ``tail_alpha`` in place of ``alpha``): **heavy_tailed** or **bulk_decay**.
+7. a few outliers (less than :data:`DECAY_SPIKE_FRACTION`): **bleeding_out** if most of them
    (more than half) are just beyond the edge, below ``(1 + SEPARATED_REL) lambda_plus``, else
    **bulk_spikes**. The phase follows where the leaked eigenmass sits: one outlier that fluctuates
    past the line does not turn twenty bleeding ones into spikes.
@@ -35,6 +42,9 @@ The rules, first match wins (:func:`classify_layer`):
 The universality class (:func:`universality_class`) and the element tail exponent ``mu``
 (:func:`htsr.rmt.mu_from_alpha`, the project's calibration at the layer's shape) are reported for
 the phases with a tail (bulk_decay, heavy_tailed); the others have class ``none`` and ``mu`` NaN.
+The class never contradicts ``alpha``: ``alpha < 2`` very, ``2-4`` moderately, above 6 weakly
+heavy tailed whatever ``mu`` says; between 4 and 6 ``mu`` decides (the entries' own exponent
+when measured, else the calibrated one); bulk_decay is weakly heavy tailed.
 docs/phases.md gives the validation on a zoo of generated matrices and on trained networks.
 """
 
@@ -48,7 +58,12 @@ import numpy as np
 
 from htsr._compat import StrEnum
 from htsr.fit.powerlaw import fit_power_law
-from htsr.metrics import RANK_COLLAPSE_REL, hard_rank_threshold
+from htsr.metrics import (
+    COLLAPSE_GAP_DECADES,
+    COLLAPSE_GAP_TO_SPREAD,
+    hard_rank_threshold,
+)
+from htsr.metrics import collapse_gap as _metrics_collapse_gap
 from htsr.spectrum import gram_floor
 
 if TYPE_CHECKING:
@@ -80,26 +95,14 @@ class Universality(StrEnum):
     NONE = "none"
 
 
-# --- thresholds (the only place they live) ---------------------------------------------------
+# --- thresholds (the only place they live; the rank cut-off and the collapse gap are the
+# rank criterion of htsr.metrics, re-exported here) ---------------------------------------------
 
-#: Smallest fraction of the ESD a collapsed cluster must hold. DESIGN.md calls rank collapse "a
-#: large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far above what
-#: the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest eigenvalues
-#: can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
+#: Smallest fraction of the ESD a collapsed cluster must hold. docs/definitions.md calls rank
+#: collapse "a large fraction of the ESD at (numerically) zero"; a tenth is large, and it is far
+#: above what the hard edge of a square (Q = 1) random matrix puts near zero (its few smallest
+#: eigenvalues can sit 1-2 decades below the next, but they are 1/M of the ESD, not 10%).
 COLLAPSE_MIN_FRACTION = 0.10
-#: Smallest gap, in decades of eigenvalue, that separates a collapsed cluster from the rest (2
-#: decades = a factor 10 in singular value). On the 330-matrix zoo (bench/validate_phases.py) the
-#: largest qualifying gap was 0.008 decades for every non-collapsed matrix (Pareto down to
-#: mu = 0.5 included) and at least 8.9 decades for every exactly low-rank one: 2 sits far from
-#: both, and still catches a cluster shrunk 100-fold, which is not yet numerically zero.
-COLLAPSE_GAP_DECADES = 2.0
-#: How many times wider than the collapsed cluster itself (in decades) the gap above it must be.
-#: A very heavy tail has wide gaps between its top eigenvalues (Pareto mu = 0.5: 2 decades at
-#: M = 1024; mu = 0.73, M = 512: once in the zoo, 6.2 decades between the two largest) but what
-#: lies below them is a continuum spanning ``~(2/mu) log10 M`` decades, not a cluster at zero;
-#: exactly low-rank weights put their zeros at the hard-rank threshold (spread 0), and a shrunk
-#: cluster 1 decade wide 6 decades down passes easily.
-COLLAPSE_GAP_TO_SPREAD = 2.0
 #: Spike fraction at or above which there is no MP bulk. The paper's bulk-decay layers carry 5-9%
 #: of their eigenvalues beyond the edge and its heavy-tailed ones fail the MP fit (JMLR 2021,
 #: Section 5, MiniAlexNet FC1); beyond 10% the fitted MP law describes less than 90% of the ESD.
@@ -117,10 +120,13 @@ SEPARATED_REL = 0.25
 #: layers at alpha 2-4 and bulk-decay at weakly heavy-tailed alpha ~4-6.
 HEAVY_TAIL_ALPHA = 4.0
 #: Universality-class bounds on mu (JMLR 2021, Table 1): very heavy-tailed ``mu < 2``,
-#: moderately ``2 <= mu < 4``, weakly ``mu >= 4``.
+#: moderately ``2 <= mu < 4``, weakly ``mu >= 4``. Also the bound on the entries' own tail
+#: exponent (:func:`htsr.metrics.element_tail_index`) below which they are heavy tailed.
 MU_VERY, MU_MODERATE = 2.0, 4.0
-#: The same bounds on alpha, used when mu is not available (Table 1: ``alpha = 1 + mu/2 < 2``
-#: for mu < 2; the moderately heavy-tailed alpha reaches ~6 at finite size).
+#: The same bounds on alpha (Table 1: ``alpha = 1 + mu/2 < 2`` for mu < 2; the moderately
+#: heavy-tailed alpha reaches ~6 at finite size, the authors' upper end of bulk-decay). Above
+#: ``ALPHA_MODERATE`` a layer is never heavy_tailed and its class at most weakly heavy tailed,
+#: whatever mu says.
 ALPHA_VERY, ALPHA_MODERATE = 2.0, 6.0
 #: Fewest outliers for the tail exponent fit (below this the fit is not attempted).
 MIN_TAIL_POINTS = 4
@@ -159,6 +165,8 @@ class PhaseResult:
         the collapse gap (0 when neither reaches :data:`COLLAPSE_MIN_FRACTION`).
     collapse_gap : float
         The largest gap, in decades, with at least :data:`COLLAPSE_MIN_FRACTION` below it.
+    element_mu : float
+        Hill estimate of the entries' tail exponent (NaN when not measured).
     """
 
     phase: Phase | None
@@ -173,23 +181,30 @@ class PhaseResult:
     tail_alpha: float
     collapse_fraction: float
     collapse_gap: float
+    element_mu: float = math.nan
 
     def as_row(self) -> dict[str, object]:
-        """The table columns: ``phase``, ``phase_reason``, ``universality``, ``mu``."""
+        """The table columns: ``phase``, ``phase_reason``, ``universality``, ``mu``,
+        ``element_mu``."""
         return {
             "phase": None if self.phase is None else str(self.phase),
             "phase_reason": self.reason,
             "universality": str(self.universality),
             "mu": self.mu,
+            "element_mu": self.element_mu,
         }
 
 
 def universality_class(alpha: float, mu: float = math.nan) -> Universality:
     r"""Heavy-tailed universality class from the tail exponents (JMLR 2021, Table 1).
 
-    By ``mu`` when it is finite: very heavy-tailed ``mu < 2``, moderately ``2 <= mu < 4``,
-    weakly ``mu >= 4``. Otherwise by ``alpha``: ``alpha < 2`` very, ``alpha <= 6`` moderately,
-    above weakly. ``none`` when both are NaN.
+    ``alpha`` sets the class wherever it is unambiguous, so the class never contradicts the
+    exponent printed next to it: ``alpha < ALPHA_VERY`` (2) very heavy tailed,
+    ``alpha <= HEAVY_TAIL_ALPHA`` (4) moderately, ``alpha > ALPHA_MODERATE`` (6) weakly. Between
+    4 and 6, where Table 1's moderately heavy-tailed class (at finite size) and the weakly
+    heavy-tailed one overlap, ``mu`` decides when it is finite (``mu < 4`` moderately, else
+    weakly); moderately without it. With ``alpha`` NaN, ``mu`` alone (very ``mu < 2``,
+    moderately ``2 <= mu < 4``, weakly ``mu >= 4``); ``none`` when both are NaN.
 
     Examples
     --------
@@ -197,19 +212,25 @@ def universality_class(alpha: float, mu: float = math.nan) -> Universality:
     'very_heavy_tailed'
     >>> universality_class(3.0).value
     'moderately_heavy_tailed'
+    >>> universality_class(8.4, 3.0).value  # alpha above 6: never moderately
+    'weakly_heavy_tailed'
+    >>> universality_class(5.0, 4.5).value  # alpha 4-6: mu decides
+    'weakly_heavy_tailed'
     >>> universality_class(math.nan).value
     'none'
     """
+    if math.isfinite(alpha):
+        if alpha < ALPHA_VERY:
+            return Universality.VERY_HEAVY_TAILED
+        if alpha <= HEAVY_TAIL_ALPHA:
+            return Universality.MODERATELY_HEAVY_TAILED
+        if alpha > ALPHA_MODERATE or mu >= MU_MODERATE:
+            return Universality.WEAKLY_HEAVY_TAILED
+        return Universality.MODERATELY_HEAVY_TAILED
     if math.isfinite(mu):
         if mu < MU_VERY:
             return Universality.VERY_HEAVY_TAILED
         if mu < MU_MODERATE:
-            return Universality.MODERATELY_HEAVY_TAILED
-        return Universality.WEAKLY_HEAVY_TAILED
-    if math.isfinite(alpha):
-        if alpha < ALPHA_VERY:
-            return Universality.VERY_HEAVY_TAILED
-        if alpha <= ALPHA_MODERATE:
             return Universality.MODERATELY_HEAVY_TAILED
         return Universality.WEAKLY_HEAVY_TAILED
     return Universality.NONE
@@ -218,14 +239,12 @@ def universality_class(alpha: float, mu: float = math.nan) -> Universality:
 def zero_fraction(spectrum: Spectrum) -> float:
     r"""Fraction of eigenvalues that are numerically zero in the dtype the weights were stored in.
 
-    Eigenvalues at or below :func:`htsr.metrics.hard_rank_threshold` (``(max(N, M) eps)^2
-    lambda_max`` for float32/float64, the round-off bound for bf16/fp16), counted only when that
-    threshold is set by the storage precision, above the solver's round-off floor
-    (:func:`htsr.spectrum.gram_floor`). Below the floor the eigensolver cannot tell a zero from a
-    small eigenvalue: a float64 Pareto matrix with ``mu = 0.5`` has most of its eigenvalues under
-    ``1e-12 lambda_max`` (``rank_loss`` ~900 of 1024) with no rank lost, so for float64 weights
-    this returns NaN and only :func:`collapse_gap` can detect collapse. NaN also with a float32
-    solver.
+    Eigenvalues at or below :func:`htsr.metrics.hard_rank_threshold` (the storage round-off
+    cut-off), counted only when that threshold is set by the storage precision, above the
+    solver's round-off floor (:func:`htsr.spectrum.gram_floor`); NaN otherwise (float64 weights,
+    a float32 solver). Evidence only: rank collapse needs a cluster below a gap
+    (:func:`collapse_gap`), because a square very heavy-tailed matrix can have singular values
+    under the round-off cut-off while its log-spectrum stays a continuum.
 
     Examples
     --------
@@ -243,19 +262,7 @@ def zero_fraction(spectrum: Spectrum) -> float:
 
 
 def collapse_gap(spectrum: Spectrum) -> tuple[float, float]:
-    r"""Largest gap below which a collapsed cluster sits: ``(gap_decades, fraction_below)``.
-
-    With ``l_i = log10 max(lambda_i, t)`` (ascending, ``t`` the hard-rank threshold of
-    :func:`htsr.metrics.hard_rank_threshold`), the gap is
-
-    .. math:: \max_i \; g_i = l_{i+1} - l_i \quad \text{over} \quad
-              (i + 1) / n \ge \text{COLLAPSE\_MIN\_FRACTION}, \;
-              \lambda_i < \text{RANK\_COLLAPSE\_REL} \, \lambda_{max}, \;
-              g_i \ge \text{COLLAPSE\_GAP\_TO\_SPREAD} \, (l_i - l_0)
-
-    and ``fraction_below = (i + 1) / n`` at the maximum. ``(0, 0)`` when no index qualifies.
-    The last condition asks the cluster below the gap to be tight compared with its distance
-    from the rest (a cluster at zero), see :data:`COLLAPSE_GAP_TO_SPREAD`.
+    """:func:`htsr.metrics.collapse_gap` with at least :data:`COLLAPSE_MIN_FRACTION` below.
 
     Examples
     --------
@@ -264,23 +271,7 @@ def collapse_gap(spectrum: Spectrum) -> tuple[float, float]:
     >>> frac, bool(gap > 10)
     (0.5, True)
     """
-    lam = spectrum.evals
-    n = lam.size
-    if n < 2 or not lam[-1] > 0:
-        return 0.0, 0.0
-    floor = max(hard_rank_threshold(spectrum), np.finfo(np.float64).tiny)
-    logs = np.log10(np.maximum(lam, floor))
-    gaps = np.diff(logs)
-    idx = np.arange(n - 1)
-    ok = (
-        ((idx + 1) >= COLLAPSE_MIN_FRACTION * n)
-        & (lam[:-1] < RANK_COLLAPSE_REL * lam[-1])
-        & (gaps >= COLLAPSE_GAP_TO_SPREAD * (logs[:-1] - logs[0]))
-    )
-    if not ok.any():
-        return 0.0, 0.0
-    i = int(idx[ok][np.argmax(gaps[ok])])
-    return float(gaps[i]), (i + 1) / n
+    return _metrics_collapse_gap(spectrum, min_fraction=COLLAPSE_MIN_FRACTION)
 
 
 def _tail_alpha(evals: np.ndarray, xmin: float, n_out: int) -> float:
@@ -305,7 +296,257 @@ def _mu(alpha: float, N: int, M: int) -> tuple[float, bool]:
     return math.nan, bool(keep.any() and alpha > np.max(curve[keep]))
 
 
-def classify_layer(spectrum: Spectrum, *, mp: MPFit, power_law: PowerLawFit) -> PhaseResult:
+@dataclass(frozen=True, slots=True)
+class PhaseEvidence:
+    """Everything the phase rules read, measured once (:func:`gather_evidence`).
+
+    Attributes
+    ----------
+    n : int
+        Eigenvalues in the ESD.
+    N, M : int
+        Shape of the layer (its slices).
+    stored_dtype : str
+        dtype the weights were stored in.
+    collapse_gap : float
+        Largest gap, in decades, with at least :data:`COLLAPSE_MIN_FRACTION` below it.
+    collapse_fraction : float
+        Fraction of the ESD below that gap when it is at least :data:`COLLAPSE_GAP_DECADES`,
+        else 0.
+    zero_fraction : float
+        :func:`zero_fraction` (evidence; NaN where the storage cut-off is not resolved).
+    mp_status : str
+        Status of the MP fit (``ok`` or the failure).
+    mp_message : str
+        Message of the MP fit.
+    lambda_plus, threshold, tw_margin, mp_ks : float
+        MP edge, TW-widened edge, its margin in TW scales, KS distance of the MP fit.
+    num_spikes : int
+        Eigenvalues beyond the TW-widened MP edge (0 if the fit failed).
+    spike_fraction : float
+        ``num_spikes / n`` (NaN if the MP fit failed).
+    num_far : int
+        Outliers at or beyond ``(1 + SEPARATED_REL) lambda_plus``.
+    edge_ratio : float
+        ``lambda_max / lambda_plus``.
+    lowest_spike_ratio : float
+        Lowest outlier over ``lambda_plus`` (NaN without outliers).
+    alpha : float
+        Power-law exponent of the pipeline's fit (NaN if it failed).
+    tail_alpha : float
+        Power-law exponent of the outliers, ``xmin`` at the TW-widened edge (NaN when fewer
+        than :data:`MIN_TAIL_POINTS` or with no MP bulk).
+    element_mu : float
+        Hill estimate of the entries' tail exponent (:func:`htsr.metrics.element_tail_index`);
+        NaN when not measured.
+    """
+
+    n: int
+    N: int
+    M: int
+    stored_dtype: str
+    collapse_gap: float
+    collapse_fraction: float
+    zero_fraction: float
+    mp_status: str
+    mp_message: str
+    lambda_plus: float
+    threshold: float
+    tw_margin: float
+    mp_ks: float
+    num_spikes: int
+    spike_fraction: float
+    num_far: int
+    edge_ratio: float
+    lowest_spike_ratio: float
+    alpha: float
+    tail_alpha: float
+    element_mu: float
+
+    @property
+    def mp_ok(self) -> bool:
+        """Whether the MP fit succeeded."""
+        return self.mp_status == "ok"
+
+    @property
+    def no_bulk(self) -> bool:
+        """No MP bulk: the MP fit failed, or :data:`NO_BULK_SPIKE_FRACTION` of the ESD is out."""
+        return not self.mp_ok or self.spike_fraction >= NO_BULK_SPIKE_FRACTION
+
+    @property
+    def heavy_entries(self) -> bool:
+        """The entries are heavy tailed: ``element_mu < MU_MODERATE`` (False when NaN)."""
+        return self.element_mu < MU_MODERATE
+
+
+def gather_evidence(
+    spectrum: Spectrum,
+    *,
+    mp: MPFit,
+    power_law: PowerLawFit,
+    element_mu: float = math.nan,
+) -> PhaseEvidence:
+    """Measure what :func:`decide` needs from a layer's ESD and fits (no decision here).
+
+    Parameters are those of :func:`classify_layer`.
+    """
+    evals = spectrum.evals
+    n = int(evals.size)
+    nan = math.nan
+    gap, below = collapse_gap(spectrum)
+    k, far, sf, ratio, lowest, t_alpha = 0, 0, nan, nan, nan, nan
+    lp, thr, margin, ks = nan, nan, nan, nan
+    if mp.ok:
+        lp, thr, margin, ks = (
+            float(mp.lambda_plus),
+            float(mp.threshold),
+            float(mp.tw_margin),
+            float(mp.ks),
+        )
+        k = int(mp.num_spikes)
+        sf = k / n
+        out = evals[n - k :]
+        far = int(np.count_nonzero(out >= (1.0 + SEPARATED_REL) * lp))
+        ratio = float(evals[-1] / lp)
+        lowest = float(out[0] / lp) if k else nan
+        if 0 < sf < NO_BULK_SPIKE_FRACTION and sf >= DECAY_SPIKE_FRACTION:
+            t_alpha = _tail_alpha(evals, thr, k)
+    return PhaseEvidence(
+        n=n,
+        N=spectrum.N,
+        M=spectrum.M,
+        stored_dtype=spectrum.stored_dtype,
+        collapse_gap=gap,
+        collapse_fraction=below if gap >= COLLAPSE_GAP_DECADES else 0.0,
+        zero_fraction=zero_fraction(spectrum),
+        mp_status=str(mp.status),
+        mp_message=mp.message,
+        lambda_plus=lp,
+        threshold=thr,
+        tw_margin=margin,
+        mp_ks=ks,
+        num_spikes=k,
+        spike_fraction=sf,
+        num_far=far,
+        edge_ratio=ratio,
+        lowest_spike_ratio=lowest,
+        alpha=float(power_law.alpha) if power_law.ok else nan,
+        tail_alpha=t_alpha,
+        element_mu=float(element_mu),
+    )
+
+
+def _heavy(alpha: float, ev: PhaseEvidence) -> bool:
+    """A tail of exponent ``alpha`` is heavy: ``alpha < HEAVY_TAIL_ALPHA``, or
+    ``alpha <= ALPHA_MODERATE`` with heavy-tailed entries. NaN alpha: not heavy."""
+    return alpha < HEAVY_TAIL_ALPHA or (alpha <= ALPHA_MODERATE and ev.heavy_entries)
+
+
+def decide(ev: PhaseEvidence) -> Phase | None:
+    """The phase from the evidence alone: the rules of the module docstring, in order."""
+    if ev.collapse_fraction >= COLLAPSE_MIN_FRACTION:
+        return Phase.RANK_COLLAPSE
+    if ev.mp_status in ("too_few_points", "invalid_input"):
+        return None
+    if ev.no_bulk:
+        return Phase.HEAVY_TAILED if _heavy(ev.alpha, ev) else Phase.BULK_DECAY
+    if ev.num_spikes == 0:
+        return Phase.RANDOM_LIKE
+    if ev.heavy_entries and ev.alpha <= ALPHA_MODERATE:
+        return Phase.HEAVY_TAILED
+    if ev.lowest_spike_ratio >= 1.0 + SEPARATED_REL:
+        return Phase.BULK_SPIKES
+    if ev.spike_fraction >= DECAY_SPIKE_FRACTION:
+        return Phase.HEAVY_TAILED if _heavy(ev.tail_alpha, ev) else Phase.BULK_DECAY
+    if 2 * ev.num_far < ev.num_spikes:
+        return Phase.BLEEDING_OUT
+    return Phase.BULK_SPIKES
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}" if math.isfinite(x) else "nan"
+
+
+def explain(ev: PhaseEvidence, phase: Phase | None) -> str:
+    """The measured quantities that put the layer in ``phase``, as one sentence."""
+    entries = (
+        f"; entries heavy tailed (element mu {ev.element_mu:.2f} < {MU_MODERATE:g})"
+        if ev.heavy_entries
+        else ""
+    )
+    steep = f"alpha {_fmt(ev.alpha)}"
+    if phase is Phase.RANK_COLLAPSE:
+        return (
+            f"{100 * ev.collapse_fraction:.0f}% of the eigenvalues sit {ev.collapse_gap:.1f} "
+            f"decades below the rest (>= {COLLAPSE_GAP_DECADES:g} decades, "
+            f">= {100 * COLLAPSE_MIN_FRACTION:.0f}% of the ESD; {ev.stored_dtype} round-off "
+            "counts as zero)"
+        )
+    if phase is None:
+        return f"not classified: MP fit {ev.mp_status}: {ev.mp_message}"
+    if ev.no_bulk:
+        why = (
+            f"no MP bulk could be fitted ({ev.mp_message})"
+            if not ev.mp_ok
+            else f"{100 * ev.spike_fraction:.1f}% of the eigenvalues lie beyond the TW-widened "
+            f"MP edge (>= {100 * NO_BULK_SPIKE_FRACTION:.0f}%): no MP bulk; lambda_max = "
+            f"{ev.edge_ratio:.3g} lambda_plus"
+        )
+        if phase is Phase.HEAVY_TAILED:
+            return f"{why}; {steep}{entries}"
+        return (
+            f"{why}; but {steep} is not < {HEAVY_TAIL_ALPHA:g}"
+            + ("" if ev.heavy_entries else " (entries not heavy tailed)")
+            + f" and a tail above the heavy-tailed range decays: bulk_decay{entries}"
+        )
+    edge = f"lambda_plus {ev.lambda_plus:.4g} + {ev.tw_margin:.2g} tw = {ev.threshold:.4g}"
+    if phase is Phase.RANDOM_LIKE:
+        return f"no eigenvalue beyond the TW-widened MP edge ({edge}); MP KS {ev.mp_ks:.3f}"
+    k = ev.num_spikes
+    spikes = (
+        f"{k} eigenvalue{'s' if k > 1 else ''} ({100 * ev.spike_fraction:.1f}%) beyond the "
+        f"edge ({edge})"
+    )
+    if phase is Phase.HEAVY_TAILED and ev.heavy_entries and ev.alpha <= ALPHA_MODERATE:
+        return (
+            f"{spikes}, and the entries are heavy tailed (element mu {ev.element_mu:.2f} < "
+            f"{MU_MODERATE:g}) with {steep} <= {ALPHA_MODERATE:g}: a moderately heavy-tailed "
+            "matrix at finite size"
+        )
+    if ev.lowest_spike_ratio >= 1.0 + SEPARATED_REL:
+        return (
+            f"{spikes}, all well separated: the lowest at {ev.lowest_spike_ratio:.3g} lambda_plus "
+            f"(>= {1 + SEPARATED_REL:g}), lambda_max = {ev.edge_ratio:.3g} lambda_plus"
+        )
+    if ev.spike_fraction >= DECAY_SPIKE_FRACTION:
+        tail = (
+            f"{spikes} form a tail from {ev.lowest_spike_ratio:.3g} to {ev.edge_ratio:.3g} "
+            f"lambda_plus (>= {100 * DECAY_SPIKE_FRACTION:.0f}% of the ESD) with tail alpha "
+            f"{_fmt(ev.tail_alpha)}"
+        )
+        if phase is Phase.HEAVY_TAILED:
+            return f"{tail} < {HEAVY_TAIL_ALPHA:g}{entries}"
+        return f"{tail} (not < {HEAVY_TAIL_ALPHA:g}){entries}"
+    if phase is Phase.BLEEDING_OUT:
+        return (
+            f"{spikes}, < {100 * DECAY_SPIKE_FRACTION:.0f}% of the ESD, {k - ev.num_far} of "
+            f"them just beyond it (< {1 + SEPARATED_REL:g} lambda_plus; "
+            f"lambda_max = {ev.edge_ratio:.3g} lambda_plus)"
+        )
+    return (
+        f"{spikes}, < {100 * DECAY_SPIKE_FRACTION:.0f}% of the ESD, {ev.num_far} of them well "
+        f"separated (>= {1 + SEPARATED_REL:g} lambda_plus; lambda_max = {ev.edge_ratio:.3g} "
+        "lambda_plus)"
+    )
+
+
+def classify_layer(
+    spectrum: Spectrum,
+    *,
+    mp: MPFit,
+    power_law: PowerLawFit,
+    element_mu: float = math.nan,
+) -> PhaseResult:
     r"""Phase of training and universality class of one layer, from its measured ESD and fits.
 
     Parameters
@@ -315,8 +556,12 @@ def classify_layer(spectrum: Spectrum, *, mp: MPFit, power_law: PowerLawFit) -> 
     mp : MPFit
         :func:`htsr.fit.mp.fit_mp` of ``spectrum.evals`` with ``spectrum.N, spectrum.M``.
     power_law : PowerLawFit
-        :func:`htsr.fit.powerlaw.fit_power_law` of ``spectrum.evals`` (default options: the
-        calibration of ``mu`` uses the same fit).
+        :func:`htsr.fit.powerlaw.fit_power_law` of ``spectrum.evals`` with the pipeline's
+        options (:data:`htsr.fit.powerlaw.PIPELINE_FIT`; the calibration of ``mu`` uses the same
+        fit).
+    element_mu : float, optional
+        Tail exponent of the layer's entries (:func:`htsr.metrics.element_tail_index`); NaN
+        (the default) leaves rules 2, 4 and 6 to the ESD alone.
 
     Returns
     -------
@@ -326,11 +571,12 @@ def classify_layer(spectrum: Spectrum, *, mp: MPFit, power_law: PowerLawFit) -> 
 
     Notes
     -----
-    The rules and the reason for every threshold are in the module docstring and next to each
-    constant; they use the MP fit (edge, TW scale, spikes, soft rank), the power-law fits, and
-    the eigenvalues' gaps, never a layer's name. With ``lambda_+`` the fitted edge, outliers are
-    the eigenvalues above ``lambda_+ + c t_W`` (:attr:`MPFit.threshold`), ``far`` the outliers
-    at or above ``(1 + SEPARATED_REL) lambda_+``, and ``tail_alpha`` the MLE
+    :func:`gather_evidence`, then :func:`decide`, then :func:`explain`. The rules and the reason
+    for every threshold are in the module docstring and next to each constant; they use the MP
+    fit (edge, TW scale, spikes, soft rank), the power-law fits, the eigenvalues' gaps and the
+    entries' tail, never a layer's name. With ``lambda_+`` the fitted edge, outliers are the
+    eigenvalues above ``lambda_+ + c t_W`` (:attr:`MPFit.threshold`), ``far`` the outliers at or
+    above ``(1 + SEPARATED_REL) lambda_+``, and ``tail_alpha`` the MLE
 
     .. math:: \alpha_{tail} = 1 + n_{out} \Big/ \sum_{\lambda_i > \lambda_+ + c t_W}
               \ln(\lambda_i / (\lambda_+ + c t_W))
@@ -353,119 +599,33 @@ def classify_layer(spectrum: Spectrum, *, mp: MPFit, power_law: PowerLawFit) -> 
     >>> r.phase.value, r.universality.value
     ('random_like', 'none')
     """
-    evals = spectrum.evals
-    n = int(evals.size)
-    nan = math.nan
-    gap, below = collapse_gap(spectrum)
-    zeros = zero_fraction(spectrum)
-    if not gap >= COLLAPSE_GAP_DECADES:
-        below = 0.0
-    if zeros >= COLLAPSE_MIN_FRACTION:
-        below = max(below, zeros)
-    collapsed = below > 0.0
-    alpha = float(power_law.alpha) if power_law.ok else nan
-    k, far, sf, ratio, lowest = 0, 0, nan, nan, nan
-
-    def result(
-        phase: Phase | None, reason: str, *, tail: bool = False, tail_alpha: float = nan
-    ) -> PhaseResult:
-        mu, uni = nan, Universality.NONE
-        if tail:
-            mu, above = _mu(alpha, spectrum.N, spectrum.M)
-            uni = Universality.WEAKLY_HEAVY_TAILED if above else universality_class(alpha, mu)
-        return PhaseResult(
-            phase=phase,
-            reason=reason,
-            universality=uni,
-            mu=mu,
-            num_spikes=k,
-            spike_fraction=sf,
-            num_far=far,
-            edge_ratio=ratio,
-            lowest_spike_ratio=lowest,
-            tail_alpha=tail_alpha,
-            collapse_fraction=below,
-            collapse_gap=gap,
-        )
-
-    if zeros >= COLLAPSE_MIN_FRACTION:
-        return result(
-            Phase.RANK_COLLAPSE,
-            f"{100 * zeros:.0f}% of the eigenvalues are numerically zero in "
-            f"{spectrum.stored_dtype} (<= {hard_rank_threshold(spectrum) / spectrum.lambda_max:.2g}"
-            f" lambda_max; >= {100 * COLLAPSE_MIN_FRACTION:.0f}% of the ESD)",
-        )
-    if collapsed:
-        return result(
-            Phase.RANK_COLLAPSE,
-            f"{100 * below:.0f}% of the eigenvalues sit {gap:.1f} decades below the rest "
-            f"(>= {COLLAPSE_GAP_DECADES:g} decades, >= {100 * COLLAPSE_MIN_FRACTION:.0f}% "
-            "of the ESD)",
-        )
-    if not mp.ok:
-        if str(mp.status) in ("too_few_points", "invalid_input"):
-            return result(None, f"not classified: MP fit {mp.status}: {mp.message}")
-        return result(
-            Phase.HEAVY_TAILED,
-            f"no MP bulk could be fitted ({mp.message}); alpha {alpha:.2f}",
-            tail=True,
-        )
-
-    lp = mp.lambda_plus
-    k = int(mp.num_spikes)
-    sf = k / n
-    out = evals[n - k :]
-    far = int(np.count_nonzero(out >= (1.0 + SEPARATED_REL) * lp))
-    ratio = float(evals[-1] / lp)
-    lowest = float(out[0] / lp) if k else nan
-    edge = f"lambda_plus {lp:.4g} + {mp.tw_margin:.2g} tw = {mp.threshold:.4g}"
-    if k == 0:
-        return result(
-            Phase.RANDOM_LIKE,
-            f"no eigenvalue beyond the TW-widened MP edge ({edge}); MP KS {mp.ks:.3f}",
-        )
-    if sf >= NO_BULK_SPIKE_FRACTION:
-        return result(
-            Phase.HEAVY_TAILED,
-            f"{100 * sf:.1f}% of the eigenvalues lie beyond the TW-widened MP edge "
-            f"(>= {100 * NO_BULK_SPIKE_FRACTION:.0f}%): no MP bulk; lambda_max = "
-            f"{ratio:.3g} lambda_plus; alpha {alpha:.2f}",
-            tail=True,
-        )
-    spikes = f"{k} eigenvalue{'s' if k > 1 else ''} ({100 * sf:.1f}%) beyond the edge ({edge})"
-    if lowest >= 1.0 + SEPARATED_REL:
-        return result(
-            Phase.BULK_SPIKES,
-            f"{spikes}, all well separated: the lowest at {lowest:.3g} lambda_plus "
-            f"(>= {1 + SEPARATED_REL:g}), lambda_max = {ratio:.3g} lambda_plus",
-        )
-    if sf >= DECAY_SPIKE_FRACTION:
-        t_alpha = _tail_alpha(evals, float(mp.threshold), k)
-        tail = (
-            f"{spikes} form a tail from {lowest:.3g} to {ratio:.3g} lambda_plus "
-            f"(>= {100 * DECAY_SPIKE_FRACTION:.0f}% of the ESD) with tail alpha {t_alpha:.2f}"
-        )
-        if t_alpha < HEAVY_TAIL_ALPHA:
-            return result(
-                Phase.HEAVY_TAILED, f"{tail} < {HEAVY_TAIL_ALPHA:g}", tail=True, tail_alpha=t_alpha
-            )
-        return result(
-            Phase.BULK_DECAY,
-            f"{tail} (not < {HEAVY_TAIL_ALPHA:g})",
-            tail=True,
-            tail_alpha=t_alpha,
-        )
-    if 2 * far < k:
-        return result(
-            Phase.BLEEDING_OUT,
-            f"{spikes}, < {100 * DECAY_SPIKE_FRACTION:.0f}% of the ESD, {k - far} of them just "
-            f"beyond it (< {1 + SEPARATED_REL:g} lambda_plus; "
-            f"lambda_max = {ratio:.3g} lambda_plus)",
-        )
-    return result(
-        Phase.BULK_SPIKES,
-        f"{spikes}, < {100 * DECAY_SPIKE_FRACTION:.0f}% of the ESD, {far} of them well separated "
-        f"(>= {1 + SEPARATED_REL:g} lambda_plus; lambda_max = {ratio:.3g} lambda_plus)",
+    ev = gather_evidence(spectrum, mp=mp, power_law=power_law, element_mu=element_mu)
+    phase = decide(ev)
+    mu, uni = math.nan, Universality.NONE
+    if phase in (Phase.BULK_DECAY, Phase.HEAVY_TAILED):
+        tail_alpha = ev.alpha if math.isfinite(ev.alpha) else ev.tail_alpha
+        mu, above = _mu(ev.alpha, ev.N, ev.M)
+        # the entries' own exponent, when measured, is Table 1's mu; else the calibrated one
+        class_mu = ev.element_mu if math.isfinite(ev.element_mu) else mu
+        uni = universality_class(tail_alpha, class_mu)
+        if above and not math.isfinite(ev.element_mu):
+            uni = Universality.WEAKLY_HEAVY_TAILED
+        if phase is Phase.BULK_DECAY and uni is not Universality.WEAKLY_HEAVY_TAILED:
+            uni = Universality.WEAKLY_HEAVY_TAILED  # bulk-decay is weakly heavy tailed (Section 5)
+    return PhaseResult(
+        phase=phase,
+        reason=explain(ev, phase),
+        universality=uni,
+        mu=mu,
+        num_spikes=ev.num_spikes,
+        spike_fraction=ev.spike_fraction,
+        num_far=ev.num_far,
+        edge_ratio=ev.edge_ratio,
+        lowest_spike_ratio=ev.lowest_spike_ratio,
+        tail_alpha=ev.tail_alpha,
+        collapse_fraction=ev.collapse_fraction,
+        collapse_gap=ev.collapse_gap,
+        element_mu=ev.element_mu,
     )
 
 
@@ -500,10 +660,14 @@ __all__ = [
     "NO_BULK_SPIKE_FRACTION",
     "SEPARATED_REL",
     "Phase",
+    "PhaseEvidence",
     "PhaseResult",
     "Universality",
     "classify_layer",
     "collapse_gap",
+    "decide",
+    "explain",
+    "gather_evidence",
     "phase_counts",
     "universality_class",
     "zero_fraction",

@@ -1,21 +1,28 @@
 """Eigenvalues of X = W^T W / N: the empirical spectral density (ESD) of a layer.
 
 The Gram matrix of the smaller side is formed in float64 and passed to LAPACK's symmetric
-eigensolver (``numpy.linalg.eigvalsh``). Measured here (DESIGN.md section 5) this is 2.7-3.4x
+eigensolver (``numpy.linalg.eigvalsh``). Measured here (docs/engine.md) this is 2.7-3.4x
 faster than a float64 SVD and accurate to ~1e-14 relative on the bulk. Forming the Gram
 squares the condition number, so eigenvalues below ~``M * eps(float64) * lambda_max`` are
 round-off; :func:`gram_floor` gives that floor and rank counts never go below it.
 A float32 solver is offered for speed; it is not accurate below ~1e-7 lambda_max, so rank
 metrics are not computed from it.
+
+With ``device=`` the same float64 Gram and symmetric eigensolver run in torch
+(``torch.linalg.eigvalsh``) on that device, CPU or CUDA; see :func:`resolve_device`.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.linalg
 
+from htsr._optional import import_optional
 from htsr.errors import LayerError, NegativeEigenvalueWarning
 
 #: Solver precisions accepted by :func:`esd`.
@@ -23,6 +30,10 @@ SOLVER_DTYPES = ("float64", "float32")
 #: Rows of W converted to the solver dtype at a time when forming a Gram matrix; bounds the
 #: extra memory to ``_ROW_BLOCK * M * 8`` bytes instead of a float64 copy of the whole layer.
 _ROW_BLOCK = 8192
+#: Largest block of rows converted at a time when the matrix is not in the solver dtype.
+_BLOCK_BYTES = 16 * 2**20
+#: Largest |w| outside this range is rescaled by a power of two before the Gram is formed.
+_SAFE_RANGE = (1e-100, 1e100)
 #: Safety factor over ``M * eps`` for the round-off floor of Gram eigenvalues.
 _GRAM_FLOOR_FACTOR = 8.0
 
@@ -86,46 +97,186 @@ class Spectrum:
         return float(np.sum(self.evals)) * self.N
 
 
-def _gram(matrix: np.ndarray, solver_dtype: np.dtype) -> np.ndarray:
-    """``A^T A`` of the smaller side of one matrix, in ``solver_dtype``, by row blocks."""
+def _gram(matrix: np.ndarray, solver_dtype: np.dtype, scale: float = 1.0) -> np.ndarray:
+    """``A^T A`` of the smaller side of one matrix (times ``scale**2``), in ``solver_dtype``.
+
+    A matrix already in ``solver_dtype`` (and not rescaled) is multiplied as is. Otherwise
+    rows are converted (and scaled) a block of at most :data:`_BLOCK_BYTES` at a time and
+    accumulated in place by the BLAS rank-k update ``syrk``, which fills the lower triangle
+    only (the upper stays 0: callers read ``UPLO="L"``); the extra memory is one block plus
+    the Gram matrix, never a float64 copy of the layer.
+    """
     if matrix.shape[0] < matrix.shape[1]:
         matrix = matrix.T
     rows, cols = matrix.shape
-    if rows <= _ROW_BLOCK or matrix.dtype == solver_dtype:
-        block = np.asarray(matrix, dtype=solver_dtype)
-        product: np.ndarray = block.T @ block
+    if matrix.dtype == solver_dtype and scale == 1.0:
+        product: np.ndarray = matrix.T @ matrix
         return product
-    gram = np.zeros((cols, cols), dtype=solver_dtype)
-    for start in range(0, rows, _ROW_BLOCK):
-        block = np.asarray(matrix[start : start + _ROW_BLOCK], dtype=solver_dtype)
-        gram += block.T @ block
-    return gram
+    syrk = scipy.linalg.blas.get_blas_funcs("syrk", dtype=solver_dtype)
+    gram = np.zeros((cols, cols), dtype=solver_dtype, order="F")
+    step = max(1, min(_ROW_BLOCK, _BLOCK_BYTES // max(1, cols * solver_dtype.itemsize)))
+    for start in range(0, rows, step):
+        block = np.array(matrix[start : start + step], dtype=solver_dtype)
+        if scale != 1.0:
+            block *= scale
+        gram = syrk(1.0, block, beta=1.0, c=gram, trans=1, lower=1, overwrite_c=1)
+    return gram  # lower triangle only: eigvalsh reads UPLO="L"
+
+
+def _scale_for(slices: np.ndarray) -> float:
+    """A power of two bringing the largest ``|w|`` near 1 when it is far from 1 (so the Gram
+    matrix neither overflows nor underflows), else 1; exact in binary floating point."""
+    peak = max(abs(float(np.max(slices))), abs(float(np.min(slices))))
+    if not np.isfinite(peak) or peak == 0 or _SAFE_RANGE[0] < peak < _SAFE_RANGE[1]:
+        return 1.0
+    return float(np.ldexp(1.0, -int(np.frexp(peak)[1])))
+
+
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+
+
+def resolve_device(device: str | None) -> str | None:
+    """The torch device an eigensolver runs on, or None for NumPy/LAPACK in this process.
+
+    ``None``: NumPy. ``"cpu"``, ``"cuda"``, ``"cuda:N"``: torch on that device. ``"auto"``:
+    ``"cuda"`` when torch is installed and sees a GPU, else None (NumPy).
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is none of these, or names a CUDA device that torch cannot see.
+    MissingExtraError
+        If a torch device is asked for and torch is not installed.
+    """
+    if device is None:
+        return None
+    if not isinstance(device, str) or not (device == "auto" or _DEVICE.fullmatch(device)):
+        raise ValueError(
+            f"`device` must be None, 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}"
+        )
+    if device == "auto":
+        try:
+            import torch
+        except ImportError:
+            return None
+        return "cuda" if torch.cuda.is_available() else None
+    torch = import_optional("torch", extra="torch", caller=f"device={device!r}")
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            raise ValueError(
+                f"`device` {device!r} is not available: torch sees {count} CUDA device(s) "
+                "(use device='auto' to fall back to NumPy)"
+            )
+    return device
+
+
+#: Torch dtypes that NumPy arrays of these ml_dtypes can be reinterpreted as, bit for bit.
+_TORCH_VIEWS = {
+    "bfloat16": "bfloat16",
+    "float8_e4m3fn": "float8_e4m3fn",
+    "float8_e5m2": "float8_e5m2",
+}
+
+
+def _to_torch(array: np.ndarray, device: str) -> Any:
+    """The array as a torch tensor on ``device`` in its stored precision (no float64 copy on
+    the host): bf16/fp8 are reinterpreted bit for bit, other dtypes NumPy cannot hand to torch
+    are widened to float32 (exact)."""
+    import torch
+
+    array = np.ascontiguousarray(array)
+    view = _TORCH_VIEWS.get(array.dtype.name)
+    if view is not None:
+        bits = torch.from_numpy(array.view(np.uint8 if array.dtype.itemsize == 1 else np.int16))
+        return bits.to(device).view(getattr(torch, view))
+    if array.dtype.kind != "f" or array.dtype.name not in ("float16", "float32", "float64"):
+        array = array.astype(np.float32)
+    return torch.from_numpy(array).to(device)
+
+
+def _torch_eigenvalues(
+    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float
+) -> np.ndarray:
+    """Gram eigenvalues of each slice (times ``scale**2``) with ``torch.linalg.eigvalsh`` on
+    ``device``, batched over the slices; the Gram is formed in ``solver_dtype`` by row blocks
+    like the NumPy path, each block multiplied by ``scale`` (see :func:`_scale_for`)."""
+    import torch
+
+    dtype = getattr(torch, solver_dtype)
+    stack = _to_torch(slices, device)
+    if stack.shape[1] < stack.shape[2]:
+        stack = stack.transpose(1, 2)
+    rows, cols = stack.shape[1], stack.shape[2]
+    with torch.no_grad():
+        grams = torch.zeros((stack.shape[0], cols, cols), dtype=dtype, device=device)
+        for start in range(0, rows, _ROW_BLOCK):
+            block = stack[:, start : start + _ROW_BLOCK].to(dtype)
+            if scale != 1.0:
+                block = block * scale
+            grams += block.transpose(1, 2) @ block
+        del stack
+        if not bool(torch.isfinite(grams).all()):
+            raise LayerError(name, "weights contain NaN or Inf")
+        evals = torch.linalg.eigvalsh(grams)
+    result: np.ndarray = evals.cpu().numpy().astype(np.float64, copy=False)
+    return result
 
 
 def gram_eigenvalues(
-    slices: np.ndarray, *, solver_dtype: str = "float64", name: str = "<matrix>"
+    slices: np.ndarray,
+    *,
+    solver_dtype: str = "float64",
+    name: str = "<matrix>",
+    device: str | None = None,
 ) -> np.ndarray:
     """Eigenvalues of the Gram matrix of each slice: shape ``(num_slices, M)``, ascending.
 
-    The input is never modified (blocks are converted into new arrays).
+    The input is never modified (blocks are converted into new arrays). ``device``: a torch
+    device (already checked by :func:`resolve_device`), or None for NumPy.
 
     Raises
     ------
     LayerError
         If the weights hold NaN or Inf (detected on the Gram matrix, which they reach).
     """
+    evals, scale = _scaled_gram_eigenvalues(
+        slices, solver_dtype=solver_dtype, name=name, device=device
+    )
+    with np.errstate(over="ignore", under="ignore"):
+        unscaled: np.ndarray = evals / np.float64(scale) ** 2  # exact unless out of range
+    return unscaled
+
+
+def _scaled_gram_eigenvalues(
+    slices: np.ndarray, *, solver_dtype: str, name: str, device: str | None = None
+) -> tuple[np.ndarray, float]:
+    """Gram eigenvalues of the slices times ``scale**2``, and ``scale`` (a power of two, see
+    :func:`_scale_for`; 1 for weights of ordinary size, whose numbers are then unchanged)."""
     dtype = np.dtype(solver_dtype)
+    scale = _scale_for(slices) if slices.size else 1.0
+    if device is not None:
+        return _torch_eigenvalues(slices, solver_dtype, device, name, scale), scale
     if slices.shape[0] == 1:
-        grams = _gram(slices[0], dtype)[np.newaxis]
+        grams = _gram(slices[0], dtype, scale)[np.newaxis]
     else:
         stack = np.asarray(slices, dtype=dtype)
+        if scale != 1.0:
+            stack = stack * scale
         if stack.shape[1] < stack.shape[2]:
             stack = stack.transpose(0, 2, 1)
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
-    evals: np.ndarray = np.linalg.eigvalsh(grams).astype(np.float64, copy=False)
-    return evals
+    if grams.shape[0] == 1:  # solved in place: no copy of a Gram that can be 100s of MiB
+        single = scipy.linalg.eigh(
+            grams[0], eigvals_only=True, lower=True, overwrite_a=True, check_finite=False,
+            driver="evd",
+        )  # fmt: skip
+        return np.asarray(single, dtype=np.float64)[np.newaxis], scale
+    evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
+    return evals, scale
 
 
 def esd(
@@ -134,6 +285,7 @@ def esd(
     solver_dtype: str = "float64",
     stored_dtype: str | None = None,
     name: str = "<matrix>",
+    device: str | None = None,
 ) -> Spectrum:
     """The ESD of one matrix, or of a stack of slices ``(num_slices, a, b)`` pooled.
 
@@ -151,6 +303,9 @@ def esd(
         dtype the weights were stored in; defaults to ``matrix.dtype``.
     name : str
         Used in error messages.
+    device : {None, "auto", "cpu", "cuda", "cuda:N"}, default None
+        None: NumPy/LAPACK. Otherwise ``torch.linalg.eigvalsh`` of the same Gram on that torch
+        device (see :func:`resolve_device`); same eigenvalues to ~1e-12 relative.
 
     Returns
     -------
@@ -180,9 +335,16 @@ def esd(
     if slices.ndim != 3 or min(slices.shape[1:]) < 1:
         raise LayerError(name, f"expected a matrix or a stack of matrices; got shape {array.shape}")
     N, M = max(slices.shape[1:]), min(slices.shape[1:])
-    evals = gram_eigenvalues(slices, solver_dtype=solver_dtype, name=name).ravel()
-    evals = np.sort(evals) / N
+    scaled, scale = _scaled_gram_eigenvalues(
+        slices, solver_dtype=solver_dtype, name=name, device=resolve_device(device)
+    )
+    with np.errstate(over="ignore", under="ignore"):  # scaled back after the division by N
+        evals = np.sort(scaled.ravel()) / N / np.float64(scale) ** 2
     lam_max = evals[-1]
+    if np.isinf(lam_max):
+        raise LayerError(name, "eigenvalues overflow float64 (weights too large, |w| > ~1e150)")
+    if lam_max <= 0 and np.any(array):
+        raise LayerError(name, "eigenvalues underflow float64 (weights too small, |w| < ~1e-160)")
     if lam_max <= 0:
         raise LayerError(name, "all-zero matrix (every singular value is 0)")
     evals = _clip_negative(evals, lam_max * gram_floor(M, solver_dtype), name)
@@ -211,4 +373,4 @@ def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
     return clipped
 
 
-__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor"]
+__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor", "resolve_device"]

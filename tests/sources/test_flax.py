@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from flax import serialization, traverse_util
 
 import htsr
 from fixtures.spectra import assert_same_esd
-from htsr.errors import SourceError
+from htsr.errors import MissingExtraError, SourceError
 from htsr.sources import open_model
 
 
@@ -110,3 +111,13 @@ def test_truncated_or_corrupt_file_iv(
     with pytest.raises(SourceError, match=match) as e:
         open_model(path)
     assert e.value.path == str(path)
+
+
+def test_missing_extra_iv(
+    variables: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "params.msgpack"
+    path.write_bytes(serialization.to_bytes(variables))
+    monkeypatch.setitem(sys.modules, "msgpack", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"reading a Flax \.msgpack file .*htsr\[formats\]"):
+        open_model(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import gguf
@@ -12,7 +13,7 @@ from gguf import quants
 
 import htsr
 from fixtures.spectra import assert_same_esd
-from htsr.errors import SourceError
+from htsr.errors import MissingExtraError, SourceError
 from htsr.sources import gguf as gguf_source
 from htsr.sources import open_model
 
@@ -175,3 +176,11 @@ def test_directory_with_a_gguf_file(model_file: tuple[Path, np.ndarray]) -> None
     source = open_model(model_file[0].parent)
     assert source.refs[0].name == "blk.0.ffn_up.weight"
     assert source.format == "directory"
+
+
+def test_missing_extra_iv(
+    model_file: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "gguf", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"reading a GGUF file .*htsr\[formats\]"):
+        open_model(model_file[0])

@@ -14,7 +14,7 @@ import pytest
 
 import htsr
 from fixtures.spectra import assert_same_esd
-from htsr.errors import SourceError
+from htsr.errors import MissingExtraError, SourceError
 from htsr.sources import open_model
 
 #: Run with KERAS_BACKEND=torch: builds a functional model with Conv2D, Embedding and Dense
@@ -137,3 +137,11 @@ def test_zip_without_weights_iv(tmp_path: Path) -> None:
         zf.writestr("config.json", "{}")
     with pytest.raises(SourceError, match=r"not a \.keras archive \(no model.weights.h5\)"):
         open_model(path)
+
+
+def test_missing_extra_iv(
+    keras_files: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"reading a Keras file .*htsr\[formats\]"):
+        open_model(keras_files[0] / "model.weights.h5")

@@ -3,6 +3,7 @@ against the tensors ``onnx`` itself reads back."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import htsr
 from fixtures.spectra import assert_same_esd
-from htsr.errors import SourceError
+from htsr.errors import MissingExtraError, SourceError
 from htsr.sources import open_model
 
 
@@ -201,3 +202,9 @@ def test_truncated_or_corrupt_file_iv(
     with pytest.raises(SourceError, match=match) as e:
         open_model(path)
     assert e.value.path == str(path)
+
+
+def test_missing_extra_iv(model_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"reading an ONNX model .*htsr\[formats\]"):
+        open_model(model_files[0])

@@ -25,7 +25,7 @@ from htsr.fit.status import FitStatus
 
 #: Values with ``|v| <= ZERO_TOL * max(evals)`` count as zeros (dropped, counted in
 #: ``n_dropped``); more negative values are invalid input. Same rule as :mod:`htsr.fit.mp`:
-#: float64 Gram eigenvalues are accurate to ~1e-14 lambda_max (DESIGN.md §5).
+#: float64 Gram eigenvalues are accurate to ~1e-14 lambda_max (docs/engine.md).
 ZERO_TOL = 1e-10
 #: Smallest tail a fit accepts: two points (``powerlaw`` 1.x never tries the largest value).
 MIN_TAIL = 2
@@ -655,10 +655,51 @@ def power_law_scan(
 
 
 __all__ = [
+    "PIPELINE_FIT",
     "Fingers",
     "PowerLawFit",
+    "PowerLawOptions",
     "PowerLawScan",
     "XminMethod",
     "fit_power_law",
     "power_law_scan",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PowerLawOptions:
+    """Options of :func:`fit_power_law` as one value (keyword-only arguments of the same names).
+
+    Attributes
+    ----------
+    min_tail : int
+        Fewest points in the tail.
+    fingers : str or None
+        Finger removal (None: none).
+    max_fingers : int
+        Largest number of fingers removed.
+    finger_thresh : float
+        Finger detection threshold.
+    """
+
+    min_tail: int = MIN_TAIL
+    fingers: str | None = None
+    max_fingers: int = 10
+    finger_thresh: float = 1.0
+
+    def fit(self, evals: ArrayLike) -> PowerLawFit:
+        """:func:`fit_power_law` of ``evals`` with these options (xmin by the KS scan)."""
+        return fit_power_law(
+            evals,
+            min_tail=self.min_tail,
+            fingers=self.fingers,
+            max_fingers=self.max_fingers,
+            finger_thresh=self.finger_thresh,
+        )
+
+
+#: The power-law fit of the pipeline (``analyze``: :func:`htsr.metrics.fit_layer`). The mu
+#: calibration (:mod:`htsr.rmt.calibration`) measures ``alpha(mu)`` with this same fit and the
+#: phase rules (:mod:`htsr.phases`) read its alpha: change it and the shipped calibration table
+#: must be regenerated (``python bench/make_calibration.py``).
+PIPELINE_FIT = PowerLawOptions()

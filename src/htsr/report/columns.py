@@ -304,7 +304,8 @@ COLUMNS: tuple[Column, ...] = (
         "hard_rank",
         "float64",
         "",
-        "#{s_i > s_max max(N, M) eps(stored dtype)}; NaN with the float32 solver",
+        "#{s_i > 2 eps(stored dtype) ||W||_F (N^-1/2 + M^-1/2)} (storage round-off); "
+        "NaN with the float32 solver",
         _DEFS,
         table=8,
         html=True,
@@ -314,7 +315,7 @@ COLUMNS: tuple[Column, ...] = (
         "rank_collapse_fraction",
         "float64",
         "",
-        "fraction of lambda_i < 1e-4 lambda_max",
+        "fraction of lambda_i in a cluster at (numerically) zero, below a gap of >= 2 decades",
         _DEFS,
         recorded=True,
     ),
@@ -363,6 +364,13 @@ COLUMNS: tuple[Column, ...] = (
         "htsr.rmt.mu_from_alpha; docs/rmt.md",
     ),
     Column(
+        "element_mu",
+        "float64",
+        "",
+        "tail exponent of the entries abs(W_ij) (Hill estimate on the top 1%)",
+        "htsr.metrics.element_tail_index; docs/phases.md",
+    ),
+    Column(
         "warning",
         "string",
         "",
@@ -380,6 +388,20 @@ COLUMNS: tuple[Column, ...] = (
         _DEFS,
         table=9,
         html=True,
+    ),
+    Column(
+        "group",
+        "string",
+        "",
+        "mixture-of-experts group: the name with the expert index replaced by *",
+        "htsr.layers.expert_group; docs/engine.md",
+    ),
+    Column(
+        "note",
+        "string",
+        "",
+        "why a fused projection was analysed whole",
+        "htsr.layers.split_parts; docs/engine.md",
     ),
 )
 

@@ -86,7 +86,17 @@ def shorten_name(name: str, width: int) -> str:
 
 
 def shown_rows(report: Report, *, show_all: bool = False) -> pd.DataFrame:
-    """Rows worth showing: analysed and failed layers; skipped tensors only with ``show_all``."""
+    """Rows worth showing in a full table (HTML): every matrix, i.e. all but 1-D tensors
+    unless ``show_all``."""
+    layers = report.layers
+    if show_all or layers.empty:
+        return layers
+    return layers[layers["kind"] != "vector"]
+
+
+def terminal_rows(report: Report, *, show_all: bool = False) -> pd.DataFrame:
+    """Rows of the terminal table: analysed and failed layers; skipped tensors (1-D,
+    filtered, too small) only with ``show_all``."""
     layers = report.layers
     if show_all or layers.empty:
         return layers
@@ -172,7 +182,7 @@ def table_renderable(
     from rich import box
     from rich.table import Table
 
-    rows = shown_rows(report, show_all=show_all)
+    rows = terminal_rows(report, show_all=show_all)
     cols, name_width = choose_columns(rows, width, columns=columns)
     table = Table(
         box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0, header_style="bold"
@@ -222,7 +232,7 @@ def report_renderable(
         Text(""),
         table_renderable(report, width=width, columns=columns, show_all=show_all),
     ]
-    hidden = len(report.layers) - len(shown_rows(report, show_all=show_all))
+    hidden = len(report.layers) - len(terminal_rows(report, show_all=show_all))
     if hidden:
         parts.append(
             Text(
@@ -263,7 +273,9 @@ __all__ = [
     "report_html_snippet",
     "report_renderable",
     "shorten_name",
+    "shown_rows",
     "summary_lines",
     "table_renderable",
+    "terminal_rows",
     "unknown_columns",
 ]

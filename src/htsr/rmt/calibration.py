@@ -139,15 +139,15 @@ def fit_relation(mu: ArrayLike, alpha: ArrayLike, mu_range: tuple[float, float])
 
 
 def pareto_alpha(N: int, M: int, mu: float, *, rng: RNG = None) -> float:
-    """``alpha`` of :func:`htsr.fit.powerlaw.fit_power_law` (default options) on the ESD of one
-    ``N x M`` Pareto matrix with element exponent ``mu``; NaN when the fit failed.
+    """``alpha`` of the pipeline's power-law fit (:data:`htsr.fit.powerlaw.PIPELINE_FIT`) on the
+    ESD of one ``N x M`` Pareto matrix with element exponent ``mu``; NaN when the fit failed.
     """
-    from htsr.fit.powerlaw import fit_power_law
+    from htsr.fit.powerlaw import PIPELINE_FIT
 
     W = pareto_matrix(N, M, mu, rng=rng)
     G = W.T @ W if N >= M else W @ W.T
     evals = np.maximum(sl.eigvalsh(G / max(N, M)), 0.0)
-    fit = fit_power_law(evals)
+    fit = PIPELINE_FIT.fit(evals)
     return float(fit.alpha) if str(fit.status) == "ok" else math.nan
 
 

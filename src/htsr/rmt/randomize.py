@@ -18,7 +18,7 @@ from htsr.fit.status import FitStatus
 
 #: Eigenvalues below ``LOG_FLOOR * lambda_max`` are raised to it before taking log10 in
 #: :func:`compare_randomized`: zero eigenvalues (rank loss) would otherwise be at -inf. 1e-12 is
-#: about the float64 Gram accuracy (DESIGN.md §5), so a lost rank counts as 12 decades down.
+#: about the float64 Gram accuracy (docs/engine.md), so a lost rank counts as 12 decades down.
 LOG_FLOOR = 1e-12
 
 

@@ -7,7 +7,8 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,17 @@ def reading(path: Path | str, what: str) -> Iterator[None]:
         raise SourceError(path, f"corrupt or truncated {what} ({_summary(e)})") from e
 
 
+def _guarded_load(loader: Callable[[], np.ndarray], origin: str, what: str) -> np.ndarray:
+    with reading(origin, what):
+        return loader()
+
+
+def guarded(ref: TensorRef, what: str) -> TensorRef:
+    """``ref`` whose loader obeys the error contract of :func:`reading` (picklable, so it
+    still travels to worker processes)."""
+    return replace(ref, loader=partial(_guarded_load, ref.loader, ref.origin, what))
+
+
 def _summary(error: BaseException) -> str:
     """``Type: first line`` of an exception, without a library's advice that follows."""
     text = str(error).strip().splitlines()
@@ -174,6 +186,7 @@ __all__ = [
     "Layout",
     "TensorRef",
     "check_regular_file",
+    "guarded",
     "natural_key",
     "naturally_sorted",
     "reading",

@@ -3,10 +3,10 @@
 The header is parsed here (the format is a little-endian ``GGUF`` magic, a version, the tensor
 and key-value counts, the key-value pairs, then one ``(name, n_dims, dims, ggml_type, offset)``
 record per tensor; https://github.com/ggml-org/ggml/blob/master/docs/gguf.md), so that opening
-a file reads only its header, a tensor of a type unknown to the ``gguf`` package gets its own
-``skipped:`` row instead of refusing the file, and the loader reads one tensor's bytes with
-:func:`numpy.fromfile`. Dequantisation is :func:`gguf.quants.dequantize`, row block by row
-block into one float32 array, so temporaries stay small next to the dequantised tensor.
+a file reads only its header, and a tensor of a type unknown to the ``gguf`` package gets its
+own ``skipped:`` row instead of refusing the file. The loader reads a quantised tensor's bytes
+a block of rows at a time and dequantises each block with :func:`gguf.quants.dequantize` into
+one float32 array, so it holds little more than the dequantised tensor.
 
 GGUF lists a tensor's dimensions fastest-varying first (``ne[0]`` is the row length); the
 shape reported here is the NumPy/PyTorch order, the reverse: ``attn_q.weight`` stored with
@@ -43,7 +43,7 @@ _PLAIN: dict[int, tuple[str, np.dtype[Any]]] = {
     28: ("F64", np.dtype("<f8")),
 }
 _BF16 = 30  # widened exactly to float32 on load; the rank cut-off uses bfloat16's eps
-#: Rows dequantised at once: bounds the temporaries of :func:`gguf.quants.dequantize`.
+#: Rows read and dequantised at once: the loader holds the float32 result plus this block.
 _ROWS_PER_CHUNK = 256
 
 
@@ -134,16 +134,17 @@ def _load(path: str, offset: int, nbytes: int, type_id: int, shape: tuple[int, .
         return np.asarray(data.reshape(shape))
     gguf = import_optional("gguf", extra="formats", caller="reading a GGUF file")
     qtype = gguf.GGMLQuantizationType(type_id)
-    raw = np.fromfile(path, dtype=np.uint8, count=nbytes, offset=offset)
-    if raw.size != nbytes:
-        raise SourceError(path, "truncated GGUF file (tensor data cut short)")
     rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-    raw = raw.reshape(rows, nbytes // rows)
+    row_bytes = nbytes // rows
     out = np.empty((rows, shape[-1]), dtype=np.float32)
-    for start in range(0, rows, _ROWS_PER_CHUNK):
-        stop = min(start + _ROWS_PER_CHUNK, rows)
-        out[start:stop] = gguf.quants.dequantize(raw[start:stop], qtype)
-    del raw
+    with open(path, "rb") as f:  # the raw bytes too are read a block of rows at a time
+        f.seek(offset)
+        for start in range(0, rows, _ROWS_PER_CHUNK):
+            stop = min(start + _ROWS_PER_CHUNK, rows)
+            raw = np.fromfile(f, dtype=np.uint8, count=(stop - start) * row_bytes)
+            if raw.size != (stop - start) * row_bytes:
+                raise SourceError(path, "truncated GGUF file (tensor data cut short)")
+            out[start:stop] = gguf.quants.dequantize(raw.reshape(stop - start, row_bytes), qtype)
     return out.reshape(shape)
 
 
@@ -220,8 +221,7 @@ def gguf_refs(path: Path) -> list[TensorRef]:
     SourceError
         If the header is corrupt or a tensor's data lies beyond the end of the file.
     """
-    meta, infos = read_gguf_header(path)
-    del meta
+    _, infos = read_gguf_header(path)
     size = path.stat().st_size
     refs = []
     for name, ne, type_id, offset in infos:

@@ -136,7 +136,7 @@ def _load_embedded(path: str, index: int) -> np.ndarray:
     return np.asarray(_onnx().numpy_helper.to_array(tensor))
 
 
-def _load_external(path: str, file: str, offset: int, length: int, template: bytes) -> np.ndarray:
+def _load_external(file: str, offset: int, length: int, template: bytes) -> np.ndarray:
     onnx = _onnx()
     with open(file, "rb") as f:
         f.seek(offset)
@@ -183,7 +183,7 @@ def onnx_refs(path: Path) -> list[TensorRef]:
         if unreadable is not None:
             loader = partial(_skipped, str(path), name, unreadable)
         elif _is_external(tensor):
-            loader, unreadable = _external_loader(path, tensor, name, shape, dtype)
+            loader, unreadable = _external_loader(path, tensor, name, shape)
         else:
             loader = partial(_load_embedded, str(path), index)
         refs.append(
@@ -202,7 +202,7 @@ def onnx_refs(path: Path) -> list[TensorRef]:
 
 
 def _external_loader(
-    path: Path, tensor: Any, name: str, shape: tuple[int, ...], dtype: str
+    path: Path, tensor: Any, name: str, shape: tuple[int, ...]
 ) -> tuple[Any, str | None]:
     """The loader of an externally stored tensor (or why it cannot be read), checked now."""
     onnx = _onnx()
@@ -223,10 +223,7 @@ def _external_loader(
     template.dims.extend(tensor.dims)
     template.data_type = tensor.data_type
     template.name = tensor.name
-    del dtype
-    loader = partial(
-        _load_external, str(path), str(file), offset, length, template.SerializeToString()
-    )
+    loader = partial(_load_external, str(file), offset, length, template.SerializeToString())
     return loader, None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from htsr.errors import SourceError
-from htsr.sources.base import TensorRef, check_regular_file, naturally_sorted, reading
+from htsr.sources.base import TensorRef, check_regular_file, guarded, naturally_sorted, reading
 from htsr.sources.flax import msgpack_refs
 from htsr.sources.gguf import gguf_refs
 from htsr.sources.keras import keras_refs
@@ -125,7 +125,8 @@ def _open_path(path: Path) -> ModelSource:
         known = ", ".join(sorted(_BY_SUFFIX))
         raise SourceError(path, f"unsupported file type {path.suffix!r}; htsr reads {known}")
     with reading(path, f"{fmt.name} file"):  # the one error contract (see htsr.sources.base)
-        return ModelSource(fmt.reader(path), str(path), fmt.name)
+        refs = fmt.reader(path)
+    return ModelSource([guarded(ref, f"{fmt.name} file") for ref in refs], str(path), fmt.name)
 
 
 def _open_index(index: Path) -> ModelSource:
