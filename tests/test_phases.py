@@ -75,7 +75,7 @@ def test_phase_iv() -> None:
         (8.4, 1.0, "weakly_heavy_tailed"),
         (1.5, 3.0, "very_heavy_tailed"),
         (math.nan, 3.0, "moderately_heavy_tailed"),
-        # without mu, alpha: < 2 very, <= ~6 moderately, above weakly (DESIGN.md section 2)
+        # without mu, alpha: < 2 very, <= ~6 moderately, above weakly
         (1.9, math.nan, "very_heavy_tailed"),
         (6.0, math.nan, "moderately_heavy_tailed"),
         (6.1, math.nan, "weakly_heavy_tailed"),

@@ -131,3 +131,68 @@ def test_low_precision_gram_is_blockwise_and_exact() -> None:
     np.testing.assert_allclose(
         esd(w).evals, esd(w.astype(np.float64)).evals, rtol=1e-12, atol=1e-15
     )
+
+
+# --- torch eigensolver (device=) -------------------------------------------------------------
+
+#: Same float64 Gram, two LAPACK builds (NumPy's OpenBLAS, torch's): they agree to round-off,
+#: ~1e-14 relative at the top of the spectrum; the issue asks for 1e-9.
+_DEVICE_RTOL = 1e-9
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
+def test_torch_cpu_matches_numpy(rng: np.random.Generator, dtype: str) -> None:
+    import ml_dtypes
+
+    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    w = rng.standard_normal((300, 120)).astype(np_dtype)
+    w[:5] *= 10  # a few spikes so the top of the spectrum is not flat
+    ref = esd(w)
+    on_torch = esd(w, device="cpu")
+    assert on_torch.evals.dtype == np.float64
+    assert on_torch.stored_dtype == ref.stored_dtype
+    np.testing.assert_allclose(on_torch.lambda_max, ref.lambda_max, rtol=_DEVICE_RTOL)
+    np.testing.assert_allclose(on_torch.evals, ref.evals, rtol=1e-9, atol=1e-12 * ref.lambda_max)
+
+
+def test_torch_cpu_conv_stack_is_batched_like_numpy(rng: np.random.Generator) -> None:
+    stack = rng.standard_normal((9, 64, 40)).astype(np.float32)
+    np.testing.assert_allclose(
+        esd(stack, device="cpu").evals, esd(stack).evals, rtol=1e-9, atol=1e-12
+    )
+
+
+def test_torch_cpu_row_blocks_and_nan(rng: np.random.Generator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import htsr.spectrum
+
+    w = rng.standard_normal((50, 20))
+    monkeypatch.setattr(htsr.spectrum, "_ROW_BLOCK", 7)  # force several row blocks
+    np.testing.assert_allclose(esd(w, device="cpu").evals, esd(w).evals, rtol=1e-9)
+    w[3, 4] = np.inf
+    with pytest.raises(LayerError, match="NaN or Inf"):
+        esd(w, device="cpu")
+
+
+def test_resolve_device() -> None:
+    import torch
+
+    from htsr.spectrum import resolve_device
+
+    assert resolve_device(None) is None
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else None)
+
+
+@pytest.mark.parametrize(
+    ("device", "match"),
+    [
+        ("gpu", "`device` must be None, 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'gpu'"),
+        (3, "`device` must be None"),
+        ("cuda:99", r"`device` 'cuda:99' is not available: torch sees \d+ CUDA device"),
+    ],
+)
+def test_resolve_device_iv(device: object, match: str) -> None:
+    from htsr.spectrum import resolve_device
+
+    with pytest.raises(ValueError, match=match):
+        resolve_device(device)  # type: ignore[arg-type]

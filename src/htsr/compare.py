@@ -229,6 +229,15 @@ def _default_name(model: Any, i: int) -> str:
     return f"model_{i}"
 
 
+def _default_names(values: list[Any]) -> list[str]:
+    """File stems (``model_<i>`` for objects); the whole path where two stems collide."""
+    stems = [_default_name(m, i) for i, m in enumerate(values)]
+    return [
+        str(m) if stems.count(stem) > 1 and isinstance(m, (str, os.PathLike)) else stem
+        for stem, m in zip(stems, values, strict=True)
+    ]
+
+
 def _names_iv(models: Any, names: Sequence[str] | None) -> tuple[list[str], list[Any]]:
     if isinstance(models, Mapping):
         if names is not None:
@@ -242,9 +251,7 @@ def _names_iv(models: Any, names: Sequence[str] | None) -> tuple[list[str], list
                 f"`models` must be a list or a dict of models; got {type(models).__name__}"
             )
         values = list(models)
-        given = (
-            [_default_name(m, i) for i, m in enumerate(values)] if names is None else list(names)
-        )
+        given = _default_names(values) if names is None else list(names)
         if len(given) != len(values):
             raise ValueError(
                 f"`names` must name each of the {len(values)} models; got {len(given)} names"

@@ -7,16 +7,22 @@ squares the condition number, so eigenvalues below ~``M * eps(float64) * lambda_
 round-off; :func:`gram_floor` gives that floor and rank counts never go below it.
 A float32 solver is offered for speed; it is not accurate below ~1e-7 lambda_max, so rank
 metrics are not computed from it.
+
+With ``device=`` the same float64 Gram and symmetric eigensolver run in torch
+(``torch.linalg.eigvalsh``) on that device, CPU or CUDA; see :func:`resolve_device`.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 
+from htsr._optional import import_optional
 from htsr.errors import LayerError, NegativeEigenvalueWarning
 
 #: Solver precisions accepted by :func:`esd`.
@@ -126,31 +132,132 @@ def _scale_for(slices: np.ndarray) -> float:
     return float(np.ldexp(1.0, -int(np.frexp(peak)[1])))
 
 
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+
+
+def resolve_device(device: str | None) -> str | None:
+    """The torch device an eigensolver runs on, or None for NumPy/LAPACK in this process.
+
+    ``None``: NumPy. ``"cpu"``, ``"cuda"``, ``"cuda:N"``: torch on that device. ``"auto"``:
+    ``"cuda"`` when torch is installed and sees a GPU, else None (NumPy).
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is none of these, or names a CUDA device that torch cannot see.
+    MissingExtraError
+        If a torch device is asked for and torch is not installed.
+    """
+    if device is None:
+        return None
+    if not isinstance(device, str) or not (device == "auto" or _DEVICE.fullmatch(device)):
+        raise ValueError(
+            f"`device` must be None, 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}"
+        )
+    if device == "auto":
+        try:
+            import torch
+        except ImportError:
+            return None
+        return "cuda" if torch.cuda.is_available() else None
+    torch = import_optional("torch", extra="torch", caller=f"device={device!r}")
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            raise ValueError(
+                f"`device` {device!r} is not available: torch sees {count} CUDA device(s) "
+                "(use device='auto' to fall back to NumPy)"
+            )
+    return device
+
+
+#: Torch dtypes that NumPy arrays of these ml_dtypes can be reinterpreted as, bit for bit.
+_TORCH_VIEWS = {
+    "bfloat16": "bfloat16",
+    "float8_e4m3fn": "float8_e4m3fn",
+    "float8_e5m2": "float8_e5m2",
+}
+
+
+def _to_torch(array: np.ndarray, device: str) -> Any:
+    """The array as a torch tensor on ``device`` in its stored precision (no float64 copy on
+    the host): bf16/fp8 are reinterpreted bit for bit, other dtypes NumPy cannot hand to torch
+    are widened to float32 (exact)."""
+    import torch
+
+    array = np.ascontiguousarray(array)
+    view = _TORCH_VIEWS.get(array.dtype.name)
+    if view is not None:
+        bits = torch.from_numpy(array.view(np.uint8 if array.dtype.itemsize == 1 else np.int16))
+        return bits.to(device).view(getattr(torch, view))
+    if array.dtype.kind != "f" or array.dtype.name not in ("float16", "float32", "float64"):
+        array = array.astype(np.float32)
+    return torch.from_numpy(array).to(device)
+
+
+def _torch_eigenvalues(
+    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float
+) -> np.ndarray:
+    """Gram eigenvalues of each slice (times ``scale**2``) with ``torch.linalg.eigvalsh`` on
+    ``device``, batched over the slices; the Gram is formed in ``solver_dtype`` by row blocks
+    like the NumPy path, each block multiplied by ``scale`` (see :func:`_scale_for`)."""
+    import torch
+
+    dtype = getattr(torch, solver_dtype)
+    stack = _to_torch(slices, device)
+    if stack.shape[1] < stack.shape[2]:
+        stack = stack.transpose(1, 2)
+    rows, cols = stack.shape[1], stack.shape[2]
+    with torch.no_grad():
+        grams = torch.zeros((stack.shape[0], cols, cols), dtype=dtype, device=device)
+        for start in range(0, rows, _ROW_BLOCK):
+            block = stack[:, start : start + _ROW_BLOCK].to(dtype)
+            if scale != 1.0:
+                block = block * scale
+            grams += block.transpose(1, 2) @ block
+        del stack
+        if not bool(torch.isfinite(grams).all()):
+            raise LayerError(name, "weights contain NaN or Inf")
+        evals = torch.linalg.eigvalsh(grams)
+    result: np.ndarray = evals.cpu().numpy().astype(np.float64, copy=False)
+    return result
+
+
 def gram_eigenvalues(
-    slices: np.ndarray, *, solver_dtype: str = "float64", name: str = "<matrix>"
+    slices: np.ndarray,
+    *,
+    solver_dtype: str = "float64",
+    name: str = "<matrix>",
+    device: str | None = None,
 ) -> np.ndarray:
     """Eigenvalues of the Gram matrix of each slice: shape ``(num_slices, M)``, ascending.
 
-    The input is never modified (blocks are converted into new arrays).
+    The input is never modified (blocks are converted into new arrays). ``device``: a torch
+    device (already checked by :func:`resolve_device`), or None for NumPy.
 
     Raises
     ------
     LayerError
         If the weights hold NaN or Inf (detected on the Gram matrix, which they reach).
     """
-    evals, scale = _scaled_gram_eigenvalues(slices, solver_dtype=solver_dtype, name=name)
+    evals, scale = _scaled_gram_eigenvalues(
+        slices, solver_dtype=solver_dtype, name=name, device=device
+    )
     with np.errstate(over="ignore", under="ignore"):
         unscaled: np.ndarray = evals / np.float64(scale) ** 2  # exact unless out of range
     return unscaled
 
 
 def _scaled_gram_eigenvalues(
-    slices: np.ndarray, *, solver_dtype: str, name: str
+    slices: np.ndarray, *, solver_dtype: str, name: str, device: str | None = None
 ) -> tuple[np.ndarray, float]:
     """Gram eigenvalues of the slices times ``scale**2``, and ``scale`` (a power of two, see
     :func:`_scale_for`; 1 for weights of ordinary size, whose numbers are then unchanged)."""
     dtype = np.dtype(solver_dtype)
     scale = _scale_for(slices) if slices.size else 1.0
+    if device is not None:
+        return _torch_eigenvalues(slices, solver_dtype, device, name, scale), scale
     if slices.shape[0] == 1:
         grams = _gram(slices[0], dtype, scale)[np.newaxis]
     else:
@@ -162,6 +269,12 @@ def _scaled_gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
+    if grams.shape[0] == 1:  # solved in place: no copy of a Gram that can be 100s of MiB
+        single = scipy.linalg.eigh(
+            grams[0], eigvals_only=True, lower=True, overwrite_a=True, check_finite=False,
+            driver="evd",
+        )  # fmt: skip
+        return np.asarray(single, dtype=np.float64)[np.newaxis], scale
     evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
     return evals, scale
 
@@ -172,6 +285,7 @@ def esd(
     solver_dtype: str = "float64",
     stored_dtype: str | None = None,
     name: str = "<matrix>",
+    device: str | None = None,
 ) -> Spectrum:
     """The ESD of one matrix, or of a stack of slices ``(num_slices, a, b)`` pooled.
 
@@ -189,6 +303,9 @@ def esd(
         dtype the weights were stored in; defaults to ``matrix.dtype``.
     name : str
         Used in error messages.
+    device : {None, "auto", "cpu", "cuda", "cuda:N"}, default None
+        None: NumPy/LAPACK. Otherwise ``torch.linalg.eigvalsh`` of the same Gram on that torch
+        device (see :func:`resolve_device`); same eigenvalues to ~1e-12 relative.
 
     Returns
     -------
@@ -218,7 +335,9 @@ def esd(
     if slices.ndim != 3 or min(slices.shape[1:]) < 1:
         raise LayerError(name, f"expected a matrix or a stack of matrices; got shape {array.shape}")
     N, M = max(slices.shape[1:]), min(slices.shape[1:])
-    scaled, scale = _scaled_gram_eigenvalues(slices, solver_dtype=solver_dtype, name=name)
+    scaled, scale = _scaled_gram_eigenvalues(
+        slices, solver_dtype=solver_dtype, name=name, device=resolve_device(device)
+    )
     with np.errstate(over="ignore", under="ignore"):  # scaled back after the division by N
         evals = np.sort(scaled.ravel()) / N / np.float64(scale) ** 2
     lam_max = evals[-1]
@@ -254,4 +373,4 @@ def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
     return clipped
 
 
-__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor"]
+__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor", "resolve_device"]

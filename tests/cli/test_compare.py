@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from safetensors.numpy import save_file
+from safetensors.numpy import load_file, save_file
 
 from htsr.cli import main
 
@@ -61,6 +62,32 @@ def test_compare_ranks_correlates_and_writes(three_models: list[Path], tmp_path:
     first = page[page.index("id='scatter-") :]
     assert first.startswith("id='scatter-log_norm'")
     assert 'id="fit"' in first[: first.index("</figure>")]
+
+
+def test_compare_updates_against_a_base(three_models: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "updates.csv"
+    args = ["compare", *map(str, three_models[1:]), "--base", str(three_models[0])]
+    result = CliRunner().invoke(main, [*args, "--metric", "log_norm", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, index_col="model")
+    tensors = [load_file(p) for p in three_models]
+    for i, name in ((1, "m1"), (2, "m2")):
+        # the mean over fc1, fc2 of log10 ||W - W_base||_F^2, from the files themselves
+        expected = np.mean(
+            [
+                np.log10(np.sum((tensors[i][k].astype(np.float64) - tensors[0][k]) ** 2))
+                for k in ("fc1.weight", "fc2.weight")
+            ]
+        )
+        assert table.loc[name, "log_norm"] == pytest.approx(expected, rel=1e-10)
+
+
+def test_compare_csv_to_stdout(three_models: list[Path]) -> None:
+    result = CliRunner().invoke(main, ["compare", *map(str, three_models), "--csv", "-"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout), index_col="model")  # the tables go to stderr
+    assert list(table["rank"]) == [1, 2, 3]
+    assert "models ranked by alpha" in result.stderr
 
 
 def test_compare_without_accuracy(three_models: list[Path]) -> None:

@@ -40,6 +40,7 @@ def test_parse_helpers_iv():
 
 def test_batch_size_command_writes_results_plots_and_summary(tmp_path):
     import sklearn  # noqa: F401  (an extra CI installs)
+
     out = tmp_path / "bs"
     result = CliRunner().invoke(
         experiment, ["batch-size", *TINY, "--batch-sizes", "4,64", "--out", str(out)]
@@ -47,12 +48,18 @@ def test_batch_size_command_writes_results_plots_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out / "results.csv")
     assert sorted(set(frame["batch_size"])) == [4, 64]
-    assert "# htsr experiment: batch_size sweep" in result.output
-    assert (out / "summary.md").is_file()
+    # the headline only; the markdown summary goes to its file
+    assert "# htsr experiment" not in result.output
+    assert "2 run(s) trained, 0 already done" in result.output
+    assert "fc1.weight: Spearman rho(batch size, mean alpha)" in result.output
+    assert f"summary: {out / 'summary.md'}" in result.output
+    assert "# htsr experiment: batch_size sweep" in (out / "summary.md").read_text()
     import matplotlib  # noqa: F401  (an extra CI installs)
+
     assert (out / "alpha_vs_batch_size.png").is_file()
     assert (out / "accuracy_vs_batch_size.png").is_file()
     assert (out / "esd_fc1.weight.png").is_file()
+    assert len(result.output.strip().splitlines()) == 2  # no line per run
     again = CliRunner().invoke(
         experiment, ["batch-size", *TINY, "--batch-sizes", "4,64", "--out", str(out), "--no-plots"]
     )
@@ -61,6 +68,7 @@ def test_batch_size_command_writes_results_plots_and_summary(tmp_path):
 
 def test_regularization_command(tmp_path):
     import sklearn  # noqa: F401  (an extra CI installs)
+
     out = tmp_path / "l2"
     result = CliRunner().invoke(
         experiment,
@@ -82,6 +90,14 @@ def test_regularization_command(tmp_path):
     frame = pd.read_csv(out / "results.csv")
     assert sorted(set(frame["l2"])) == [0.0, 0.1]
     assert "## Rank collapse" in (out / "summary.md").read_text()
+    assert "fc1.weight: " in result.output and "rank collapse" in result.output
+
+
+def test_quick_and_paper_exclude_each_other(tmp_path):
+    result = CliRunner().invoke(
+        experiment, ["batch-size", "--quick", "--paper", "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2 and "--quick and --paper exclude each other" in result.output
 
 
 def test_missing_cifar_path_is_a_clear_error(tmp_path):

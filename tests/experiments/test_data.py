@@ -77,6 +77,7 @@ def test_cifar_refuses_code_in_pickles(tmp_path):
 
 def test_mnist1d_generated_locally_and_changes_nothing_global():
     import mnist1d  # noqa: F401  (an extra CI installs)
+
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002
     py_state = random.getstate()
     data = load_mnist1d(num_samples=200)
@@ -90,6 +91,7 @@ def test_mnist1d_generated_locally_and_changes_nothing_global():
 
 def test_digits():
     import sklearn  # noqa: F401  (an extra CI installs)
+
     data = load_digits()
     assert data.input_shape == (1, 8, 8)
     assert len(data.y_train) + len(data.y_test) == 1797  # scikit-learn's bundled digits

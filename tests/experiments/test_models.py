@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 
@@ -52,4 +54,18 @@ def test_make_model_iv():
         make_model("minialexnet", input_shape=(40,), num_classes=10)
     with pytest.raises(ValueError, match="`image_size` must be >= 16"):
         make_model("minialexnet", input_shape=(1, 8, 8), num_classes=10)
-    assert set(MODELS) == {"minialexnet", "mlp3", "lenet5", "mlp1d"}
+    assert set(MODELS) == {"minialexnet", "mlp3", "lenet5", "mlp1d", "mlp_wide"}
+
+
+def test_mlp_wide_and_models_pickle():
+    model = make_model("mlp_wide", input_shape=(40,), num_classes=10, seed=0)
+    # FC2 400 x 300: M = 300 eigenvalues, the layer the experiments read
+    assert list(_shapes(model).values()) == [(400, 40), (300, 400), (10, 300)]
+    for name, shape in [("mlp_wide", (40,)), ("lenet5", (1, 28, 28)), ("minialexnet", (3, 28, 28))]:
+        m = make_model(name, input_shape=shape, num_classes=10, seed=1)
+        clone = pickle.loads(pickle.dumps(m))  # module-level classes: picklable
+        assert type(clone) is type(m)
+        for a, b in zip(m.parameters(), clone.parameters(), strict=True):
+            assert torch.equal(a, b)
+    # one class per architecture, not a new class per call
+    assert type(make_model("mlp1d", input_shape=(40,), num_classes=10)) is type(model)

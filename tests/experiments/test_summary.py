@@ -5,15 +5,20 @@ import math
 import numpy as np
 import pandas as pd
 
+from htsr.experiments.config import SweepConfig
 from htsr.experiments.summary import (
+    PHASE_ORDER,
     collapse_onset,
     correlation_table,
+    headline,
     phase_rank,
     setting_table,
     spearman_by_seed,
+    spearman_of_means,
     summary_markdown,
+    widest_layer,
 )
-from htsr.experiments.sweeps import SweepConfig
+from htsr.phases import Phase
 
 
 def _results() -> pd.DataFrame:
@@ -43,6 +48,7 @@ def _results() -> pd.DataFrame:
 
 
 def test_phase_rank():
+    assert tuple(p.value for p in Phase) == PHASE_ORDER
     assert phase_rank("random_like") == 0 and phase_rank("rank_collapse") == 5
     assert math.isnan(phase_rank(None)) and math.isnan(phase_rank("nonsense"))
 
@@ -76,28 +82,41 @@ def test_summary_markdown_verdicts():
     assert "test_acc: paper's sign in 3/3 seeds, strictly monotone in 3" in text
 
 
+def test_spearman_of_means():
+    # seed means of alpha: 2, 3, (4+4+3)/3, (5+5+2)/3 -> 2, 3, 3.67, 4: rho +1
+    assert spearman_of_means(_results(), "batch_size", "alpha", "fc1.weight") == 1.0
+    frame = _results()
+    frame.loc[frame["batch_size"] == 128, "alpha"] = 0.0  # the largest batch: smallest alpha
+    # mean ranks (2, 3, 4, 1) against (1, 2, 3, 4): rho = 1 - 6 * 12 / (4 * 15) = -0.2
+    np.testing.assert_allclose(spearman_of_means(frame, "batch_size", "alpha", "fc1.weight"), -0.2)
+    assert math.isnan(spearman_of_means(_results(), "batch_size", "stable_rank", "fc1.weight"))
+    corr = correlation_table(_results(), "batch_size")
+    assert corr.loc[corr["metric"] == "alpha", "rho_of_means"].iloc[0] == 1.0
+
+
+def test_widest_layer_and_headline():
+    frame = pd.concat([_results().assign(M=300), _results().assign(name="fc1", M=40)])
+    assert widest_layer(frame) == "fc1.weight"
+    assert widest_layer(frame.iloc[:0]) is None
+    config = SweepConfig(kind="batch_size", values=(2, 8, 32, 128), seeds=(0, 1, 2), epochs=3)
+    line = headline(frame, config)
+    assert line.startswith("fc1.weight: Spearman rho(batch size, mean alpha) +1.00; 4 phases")
+    assert "batch_size 2: heavy_tailed x3 ... 128: random_like x3" in line
+
+
 def test_collapse_onset():
     frame = pd.DataFrame(
         {
             "name": ["fc1"] * 6,
             "l2": [0, 0, 1e-3, 1e-3, 5e-3, 5e-3],
             "seed": [0, 1] * 3,
-            "rank_collapse_fraction": [0.0, 0.0, 0.3, 0.0, 0.5, 0.6],
+            # the fraction below 1e-4 lambda_max is not a criterion: only the phase counts
+            "rank_collapse_fraction": [0.0, 0.0, 0.3, 0.3, 0.5, 0.6],
+            "phase": ["random_like"] * 3 + ["rank_collapse"] * 3,
         }
     )
     assert collapse_onset(frame, "l2", "fc1") == 5e-3  # 1e-3 collapses in one seed only
-    frame["phase"] = ["random_like"] * 4 + ["rank_collapse"] * 2
-    assert collapse_onset(frame, "l2", "fc1") == 5e-3
-    frame["rank_collapse_fraction"] = 0.0
-    frame["phase"] = "random_like"
+    frame["phase"] = "heavy_tailed"
     assert math.isnan(collapse_onset(frame, "l2", "fc1"))
-
-
-def test_plots(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from htsr.experiments.summary import plot_metric_vs_setting
-
-    ax = plot_metric_vs_setting(_results(), "batch_size", "alpha")
-    assert ax.get_xscale() == "log" and len(ax.lines) >= 1
+    config = SweepConfig(kind="l2", values=(0, 1e-3, 5e-3), seeds=(0, 1), epochs=3)
+    assert headline(frame, config).startswith("fc1: no rank collapse at any strength tried")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -7,7 +8,8 @@ import pytest
 
 from fixtures.cifar import write_cifar
 from htsr.errors import HtsrError, SourceError
-from htsr.experiments.sweeps import QUICK, SweepConfig, collect, run_sweep
+from htsr.experiments.config import BATCH_SIZES, L2_VALUES, PAPER, QUICK, SweepConfig
+from htsr.experiments.sweeps import collect, run_cost, run_sweep
 
 TINY = SweepConfig(
     kind="batch_size",
@@ -26,12 +28,20 @@ TINY = SweepConfig(
 @pytest.fixture(scope="module")
 def tiny_sweep(tmp_path_factory):
     import sklearn  # noqa: F401  (an extra CI installs)
+
     out = tmp_path_factory.mktemp("sweep")
-    return run_sweep(TINY, out, plots=False), out
+    calls = []
+    result = run_sweep(TINY, out, plots=False, progress=lambda *a: calls.append(a))
+    return result, out, calls
 
 
 def test_sweep_writes_results_and_summary(tiny_sweep):
-    result, out = tiny_sweep
+    result, out, calls = tiny_sweep
+    # the progress callback: once before the runs, then after each epoch and each run, in
+    # units of work (1 epoch per run here)
+    assert [c[2] for c in calls] == ["starting", *(r for r in result.ran for _ in range(2))]
+    assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1]
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(calls))
     assert sorted(result.ran) == sorted(
         [
             "batch_size=8/seed=0",
@@ -68,7 +78,7 @@ def test_sweep_writes_results_and_summary(tiny_sweep):
 
 
 def test_rerun_skips_finished_runs_and_extends(tiny_sweep):
-    _, out = tiny_sweep
+    _, out, _ = tiny_sweep
     again = run_sweep(TINY, out, plots=False)
     assert again.ran == [] and len(again.skipped) == 4
 
@@ -78,7 +88,7 @@ def _fields(config):
 
 
 def test_different_sweep_in_same_dir_is_refused(tiny_sweep):
-    _, out = tiny_sweep
+    _, out, _ = tiny_sweep
     changed = SweepConfig(**{**_fields(TINY), "lr": 0.1})
     with pytest.raises(HtsrError, match=r"holds a different sweep \(changed: \{'lr'"):
         run_sweep(changed, out)
@@ -86,6 +96,7 @@ def test_different_sweep_in_same_dir_is_refused(tiny_sweep):
 
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     import sklearn  # noqa: F401  (an extra CI installs)
+
     config = SweepConfig(**{**_fields(TINY), "values": (16,), "seeds": (0,), "epochs": 2})
     import htsr.experiments.train as train_mod
 
@@ -163,7 +174,40 @@ def test_sweep_iv(tmp_path, changes, message):
         run_sweep(SweepConfig(**{**_fields(TINY), **changes}), tmp_path)
 
 
-def test_quick_presets_are_the_documented_ones():
-    assert QUICK["batch_size"].values == (2, 8, 32, 128, 512)
-    assert QUICK["batch_size"].data == "mnist1d" and len(QUICK["batch_size"].seeds) == 3
-    assert QUICK["l2"].l2_layers == ("fc1",)
+def test_presets_are_the_documented_ones():
+    quick, paper = QUICK["batch_size"], PAPER["batch_size"]
+    assert BATCH_SIZES == (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+    assert quick.values == BATCH_SIZES and paper.values == BATCH_SIZES
+    assert quick.model == "mlp_wide" and quick.data == "mnist1d" and len(quick.seeds) == 3
+    assert (paper.epochs, len(paper.seeds), paper.lr, paper.momentum, paper.lr_decay) == (
+        100,
+        10,
+        0.01,
+        0.9,
+        0.95,
+    )
+    assert QUICK["l2"].l2_layers == ("fc2",) and QUICK["l2"].values == L2_VALUES
+    assert {1e-3, 5e-3} <= set(L2_VALUES)  # the paper's strengths
+
+
+def test_run_cost():
+    # 1000 samples: batch 2 takes 500 steps per epoch, batch 1000 one
+    assert run_cost(1000, 2, 3) == 3 * (500 + 1000 / 64)
+    assert run_cost(1000, 1000, 3) == 3 * (1 + 1000 / 64)
+
+
+def test_min_steps_sweep_records_each_runs_final_epoch(tmp_path):
+    import sklearn  # noqa: F401  (an extra CI installs)
+
+    config = SweepConfig(**{**_fields(TINY), "values": (16, 128), "seeds": (0,), "min_steps": 4})
+    result = run_sweep(config, tmp_path, plots=False)
+    # 128 samples: batch 16 takes 8 steps in its 1 epoch, batch 128 needs 4 epochs for 4 steps
+    final = result.results.set_index("batch_size")["epoch"].to_dict()
+    assert final == {16: 1, 128: 4}
+    assert set(result.trajectories.loc[result.trajectories["batch_size"] == 128, "epoch"]) == {
+        0,
+        1,
+        2,
+        3,
+        4,
+    }

@@ -6,7 +6,7 @@ import torch
 
 from htsr.experiments.data import Dataset
 from htsr.experiments.models import mlp1d
-from htsr.experiments.train import TrainConfig, evaluate, train_model
+from htsr.experiments.train import TrainConfig, evaluate, planned_epochs, train_model
 from htsr.monitor import SpectralMonitor
 
 
@@ -101,6 +101,8 @@ def test_evaluate_restores_mode():
         ("momentum", 1.0, r"`momentum` must be in \[0, 1\); got 1.0"),
         ("lr_decay", 0.0, r"`lr_decay` must be in \(0, 1\]; got 0.0"),
         ("l2", -1.0, r"`l2` must be >= 0; got -1.0"),
+        ("min_steps", -1, r"`min_steps` must be an int >= 0; got -1"),
+        ("record_every", 0, r"`record_every` must be an int >= 1; got 0"),
     ],
 )
 def test_train_iv(field, value, message):
@@ -112,3 +114,19 @@ def test_train_iv(field, value, message):
 def test_l2_layers_iv():
     with pytest.raises(ValueError, match=r"`l2_layers` \['fc9'\] not in the model"):
         train_model(_model(), _data(), TrainConfig(epochs=1, l2=0.1, l2_layers=("fc9",)))
+
+
+def test_min_steps_trains_large_batches_longer_with_the_same_lr_decay():
+    data = _data()  # 64 training samples
+    assert planned_epochs(TrainConfig(epochs=2, batch_size=64, min_steps=6), 64) == 6
+    assert planned_epochs(TrainConfig(epochs=2, batch_size=8, min_steps=6), 64) == 2
+    assert planned_epochs(TrainConfig(epochs=2, batch_size=48, min_steps=5), 64) == 3
+    monitor = SpectralMonitor(run="r")
+    config = TrainConfig(epochs=2, batch_size=64, min_steps=6, record_every=4)
+    result = train_model(_model(), data, config, monitor=monitor)
+    # 6 epochs of one step each; recorded at 0, every 4th and the last
+    assert result.epochs == [0, 4, 6]
+    lrs = monitor.history_.groupby("epoch")["lr"].first()
+    # the decay of the nominal 2 epochs (0.95^2) is spread over the 6 epochs
+    np.testing.assert_allclose(lrs[6], 0.01 * 0.95**2)
+    np.testing.assert_allclose(lrs[4], 0.01 * 0.95 ** (2 * 4 / 6))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import warnings
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def test_rslora_and_alpha_pattern_scaling(tmp_path: Path) -> None:
     refs = {r.name: r for r in open_model(rs).refs}
     assert isinstance(refs["fc2.weight"], LowRankRef)
     assert refs["fc2.weight"].rank == 4
+    clone = pickle.loads(pickle.dumps(refs["fc2.weight"]))  # process and Dask executors
+    np.testing.assert_array_equal(clone.load(), refs["fc2.weight"].load())
     assert refs["fc2.weight"].scaling == pytest.approx(3 / math.sqrt(4))
     assert refs["fc1.weight"].scaling == pytest.approx(12 / math.sqrt(6))
     assert {r.name: r for r in open_model(plain).refs}["fc1.weight"].scaling == 12 / 6
@@ -181,3 +184,12 @@ def test_untrained_adapter_is_an_error_row(tmp_path: Path) -> None:
     peft_model.save_pretrained(str(path))  # PEFT initialises B = 0: the update is zero
     with pytest.raises(htsr.HtsrError, match="all-zero matrix"):
         htsr.analyze(path)
+
+
+def test_distances_of_an_adapter_from_its_base(tmp_path: Path) -> None:
+    path, base, merged = _adapter(tmp_path)
+    d = htsr.distances(path, base).set_index("name")
+    for name in ("fc1.weight", "fc2.weight"):
+        delta = (merged[name] - base[name]).double()
+        expected = float(delta.norm() / base[name].double().norm())
+        assert d.loc[name, "relative_distance"] == pytest.approx(expected, rel=F32_RTOL)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from htsr.cli._common import bad_input_exits
+
+if TYPE_CHECKING:
+    from htsr.experiments.config import SweepConfig
 
 
 def parse_floats(spec: str, *, param: str) -> tuple[float, ...]:
@@ -66,7 +69,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Local CIFAR-10: cifar-10-python.tar.gz or cifar-10-batches-py (no download).",
         ),
         click.option(
-            "--epochs", type=click.IntRange(min=1), help="Epochs per run [20; quick: 12]."
+            "--epochs", type=click.IntRange(min=1), help="Epochs per run [20; the preset's]."
         ),
         click.option("--seeds", help="Number of seeds (0..S-1) or a comma list [3]."),
         click.option(
@@ -76,7 +79,19 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Output directory (resumed if it holds the same sweep).",
         ),
         click.option(
-            "--quick", is_flag=True, help="Quick preset: MNIST-1D, small MLP, 12 epochs, 3 seeds."
+            "--quick",
+            is_flag=True,
+            help="Quick preset (under 10 min on 2 CPU cores): see docs/experiments.md.",
+        ),
+        click.option(
+            "--paper",
+            is_flag=True,
+            help="The paper's settings: 100 epochs, 10 seeds, batch sizes 2..1024.",
+        ),
+        click.option(
+            "--min-steps",
+            type=click.IntRange(min=0),
+            help="Fewest optimizer steps per run (large batches train more epochs) [0].",
         ),
         click.option("--lr", type=float, help="SGD learning rate [paper: 0.01]."),
         click.option("--momentum", type=float, help="SGD momentum [paper: 0.9]."),
@@ -84,6 +99,9 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             "--lr-decay", type=float, help="Learning-rate factor per epoch [paper: 0.95]."
         ),
         click.option("--num-samples", type=click.IntRange(min=20), help="MNIST-1D samples [5000]."),
+        click.option(
+            "--record-every", type=click.IntRange(min=1), help="Analyse every K epochs [1]."
+        ),
         click.option(
             "--max-train", type=click.IntRange(min=1), help="Keep the first N train samples."
         ),
@@ -101,10 +119,61 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _run(kind: str, values: tuple[float, ...], opts: dict[str, Any], **fixed: Any) -> None:
-    from htsr.experiments.sweeps import QUICK, SweepConfig, run_sweep, with_values
+def _preset(kind: str, opts: dict[str, Any]) -> SweepConfig | None:
+    from htsr.experiments.config import PAPER, QUICK
 
-    base = QUICK[kind] if opts["quick"] else SweepConfig(kind=kind, values=values)
+    if opts["quick"] and opts["paper"]:
+        raise click.UsageError("--quick and --paper exclude each other")
+    if opts["quick"]:
+        return QUICK[kind]
+    if opts["paper"]:
+        return PAPER[kind]
+    return None
+
+
+def _progress_bar() -> tuple[Callable[[float, float, str], None], Callable[[], None]]:
+    """A rich progress bar over the runs (ETA from the work done) on stderr when it is a
+    terminal; nothing otherwise. Returns (update, stop)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+        # runs and epochs can be minutes apart: estimate the speed over the whole sweep
+        speed_estimate_period=24 * 3600,
+    )
+    task = bar.add_task("runs", total=None)
+    bar.start()
+
+    def update(done: float, total: float, label: str) -> None:
+        bar.update(task, completed=done, total=total, description=f"{label:<26}")
+
+    return update, bar.stop
+
+
+def _run(kind: str, values: tuple[float, ...] | None, opts: dict[str, Any], **fixed: Any) -> None:
+    from htsr.experiments.config import BATCH_SIZES, L2_VALUES, SweepConfig, with_values
+    from htsr.experiments.summary import headline
+    from htsr.experiments.sweeps import run_sweep
+
+    preset = _preset(kind, opts)
+    defaults = BATCH_SIZES if kind == "batch_size" else L2_VALUES
+    base = preset or SweepConfig(kind=kind, values=tuple(map(float, values or defaults)))
     seeds = parse_seeds(opts["seeds"]) if opts["seeds"] else None
     config = with_values(
         base,
@@ -121,28 +190,35 @@ def _run(kind: str, values: tuple[float, ...], opts: dict[str, Any], **fixed: An
         max_train=opts["max_train"],
         max_test=opts["max_test"],
         layers=opts["layers"],
+        min_steps=opts["min_steps"],
+        record_every=opts["record_every"],
         device=opts["device"],
         threads=opts["threads"],
         **fixed,
     )
-    with bad_input_exits():
-        result = run_sweep(
-            config,
-            opts["out"],
-            overwrite=opts["overwrite"],
-            plots=not opts["no_plots"],
-            echo=lambda s: click.echo(s, err=True),
-        )
+    update, stop = _progress_bar()
+    try:
+        with bad_input_exits():
+            result = run_sweep(
+                config,
+                opts["out"],
+                overwrite=opts["overwrite"],
+                plots=not opts["no_plots"],
+                progress=update,
+            )
+    finally:
+        stop()
     click.echo(
         f"{len(result.ran)} run(s) trained, {len(result.skipped)} already done, "
-        f"{result.seconds:.0f} s; wrote:"
+        f"{result.seconds:.0f} s. {headline(result.results, config)}"
     )
-    for path in result.files.values():
-        click.echo(f"  {path}")
     summary = result.files.get("summary")
     if summary is not None:
-        click.echo("")
-        click.echo(summary.read_text())
+        click.echo(f"summary: {summary}")
+
+
+def _layers(spec: str | None) -> tuple[str, ...] | None:
+    return None if spec is None else tuple(x.strip() for x in spec.split(",") if x.strip())
 
 
 @click.group(name="experiment")
@@ -155,19 +231,20 @@ def experiment() -> None:
 
 
 @experiment.command(name="batch-size")
-@click.option("--batch-sizes", help="Comma list of batch sizes [2,8,32,128,512].")
+@click.option("--batch-sizes", help="Comma list of batch sizes [2,4,...,1024 (powers of two)].")
 @click.option("--l2", "l2", type=click.FloatRange(min=0), help="L2 strength on --l2-layers [0].")
-@click.option("--l2-layers", default="fc1", show_default=True, help="Comma list of layers.")
+@click.option("--l2-layers", help="Comma list of layers [the preset's, else fc1].")
 @_common
-def batch_size(batch_sizes: str | None, l2: float | None, l2_layers: str, **opts: Any) -> None:
+def batch_size(
+    batch_sizes: str | None, l2: float | None, l2_layers: str | None, **opts: Any
+) -> None:
     """Train one run per batch size and seed; write DIR/results.csv, plots and summary.md."""
-    batch_sizes = batch_sizes or "2,8,32,128,512"
-    values = parse_floats(batch_sizes, param="--batch-sizes")
-    if any(v < 1 or v != int(v) for v in values):
+    values = parse_floats(batch_sizes, param="--batch-sizes") if batch_sizes else None
+    if values is not None and any(v < 1 or v != int(v) for v in values):
         raise click.BadParameter(
             f"batch sizes must be ints >= 1; got {batch_sizes!r}", param_hint="--batch-sizes"
         )
-    layers = tuple(x.strip() for x in l2_layers.split(",") if x.strip())
+    layers = _layers(l2_layers)
     _run("batch_size", values, opts, l2=l2, l2_layers=layers)
 
 
@@ -176,25 +253,20 @@ def batch_size(batch_sizes: str | None, l2: float | None, l2_layers: str, **opts
     "--l2",
     "l2_values",
     help="Comma list of L2 strengths, penalty l2 * ||W||_F^2 on --l2-layers "
-    "[0,1e-4,1e-3,5e-3; quick: also 2e-2].",
+    "[0,1e-3,2e-3,5e-3,2e-2,5e-2,0.1: the paper's 1e-3..5e-3, then stronger].",
 )
-@click.option("--l2-layers", default="fc1", show_default=True, help="Comma list of layers.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size [32; quick: 16].")
+@click.option("--l2-layers", help="Comma list of layers [the preset's, else fc1].")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size [32; the preset's].")
 @_common
 def regularization(
-    l2_values: str | None, l2_layers: str, batch_size: int | None, **opts: Any
+    l2_values: str | None, l2_layers: str | None, batch_size: int | None, **opts: Any
 ) -> None:
     """Train one run per L2 strength and seed; report where rank collapse appears."""
-    from htsr.experiments.sweeps import QUICK
-
-    if l2_values is None:
-        values = QUICK["l2"].values if opts["quick"] else (0.0, 1e-4, 1e-3, 5e-3)
-    else:
-        values = parse_floats(l2_values, param="--l2")
-    if any(v < 0 for v in values):
+    values = None if l2_values is None else parse_floats(l2_values, param="--l2")
+    if values is not None and any(v < 0 for v in values):
         raise click.BadParameter(f"L2 strengths must be >= 0; got {l2_values!r}", param_hint="--l2")
 
-    layers = tuple(x.strip() for x in l2_layers.split(",") if x.strip())
+    layers = _layers(l2_layers)
     _run("l2", values, opts, l2_layers=layers, batch_size=batch_size)
 
 

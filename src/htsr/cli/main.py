@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -112,6 +113,27 @@ _COMPUTATION: list[Callable[[Any], Any]] = [
     ),
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of --randomize."),
     click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes."),
+    click.option(
+        "--dask",
+        "dask_address",
+        metavar="ADDRESS",
+        help="Run the layers on an existing Dask cluster (scheduler address; needs htsr[dask]).",
+    ),
+    click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"] + [f"cuda:{i}" for i in range(16)]),
+        help="Eigensolver on this torch device (auto: CUDA if present, else NumPy).",
+    ),
+    click.option(
+        "--cache",
+        "cache_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Keep finished layers here; a rerun resumes from them.",
+    ),
+    click.option(
+        "--max-evals", type=click.IntRange(min=1), help="Skip layers with more eigenvalues."
+    ),
+    click.option("--max-n", "max_n", type=click.IntRange(min=1), help="Skip layers with larger N."),
 ]
 _OUTPUT: list[Callable[[Any], Any]] = [
     click.option(
@@ -180,6 +202,25 @@ def _options(*groups: list[Callable[[_F], _F]]) -> Callable[[_F], _F]:
     return decorate
 
 
+@contextmanager
+def _executor(jobs: int | None, dask_address: str | None) -> Iterator[Any]:
+    """``--jobs N`` processes, or a Dask cluster's executor for ``--dask ADDRESS``."""
+    if dask_address is None:
+        yield jobs
+        return
+    from htsr._optional import import_optional
+
+    distributed = import_optional("distributed", extra="dask", caller="--dask")
+    try:
+        client = distributed.Client(dask_address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise BadInput(f"--dask {dask_address}: cannot connect to the scheduler ({e})") from e
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
 @main.command()
 @_model_arg
 @_options(_SELECTION, _COMPUTATION, _OUTPUT, _DISPLAY)
@@ -195,6 +236,11 @@ def analyze(
     randomize: bool,
     seed: int,
     jobs: int | None,
+    dask_address: str | None,
+    device: str | None,
+    cache_dir: Path | None,
+    max_evals: int | None,
+    max_n: int | None,
     csv_path: Path | None,
     json_path: Path | None,
     html_path: Path | None,
@@ -216,7 +262,13 @@ def analyze(
     if str(csv_path) == "-" and str(json_path) == "-":
         raise BadInput("--csv - and --json - both write to standard output; choose one")
     chosen = parse_columns(columns)
-    with bad_input_exits(), progress_bar(not quiet) as progress:
+    if jobs is not None and dask_address is not None:
+        raise BadInput("--jobs and --dask cannot be used together")
+    with (
+        bad_input_exits(),
+        progress_bar(not quiet) as progress,
+        _executor(jobs, dask_address) as executor,
+    ):
         report = run(
             model,
             layers=layers,
@@ -228,8 +280,12 @@ def analyze(
             conv_layout=conv_layout,
             randomize=randomize,
             rng=seed,
-            executor=jobs,
+            executor=executor,
             progress=progress,
+            device=device,
+            cache=cache_dir,
+            max_evals=max_evals,
+            max_N=max_n,
         )
     if csv_path is not None:
         report.to_csv(csv_path)

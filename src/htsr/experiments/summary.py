@@ -6,28 +6,23 @@ drawing (``plot_metric_vs_setting``, ``plot_esds``) and from writing (``write_ou
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from htsr.experiments.config import SweepConfig
+from htsr.phases import Phase
+
 if TYPE_CHECKING:
-    from htsr.experiments.sweeps import SweepConfig
+    pass
 
 #: The 5+1 phases in order of increasing implicit self-regularization, then rank collapse
-#: (JMLR 2021, Section 5); a phase's rank is its position here (for Spearman correlations).
-PHASE_ORDER = (
-    "random_like",
-    "bleeding_out",
-    "bulk_spikes",
-    "bulk_decay",
-    "heavy_tailed",
-    "rank_collapse",
-)
+#: (JMLR 2021, Section 5), as listed by :class:`htsr.phases.Phase`; a phase's rank is its
+#: position here (for Spearman correlations).
+PHASE_ORDER = tuple(p.value for p in Phase)
 #: Metrics summarised per setting (mean and standard deviation over seeds).
 TABLE_METRICS = (
     "train_acc",
@@ -45,9 +40,6 @@ CORRELATED = ("alpha", "phase_rank", "test_acc", "gap", "mp_softrank", "stable_r
 #: smaller alpha (+), a more heavy-tailed phase (-), better test accuracy (-)
 #: (JMLR 2021, Section 7, Figs. 30-32).
 PAPER_SIGNS = {"alpha": +1, "phase_rank": -1, "test_acc": -1}
-#: Criterion of the L2 summary only (the phase itself comes from the analysis): a layer is
-#: said to collapse when at least this fraction of its eigenvalues is below 1e-4 lambda_max.
-COLLAPSE_REPORT_FRACTION = 0.1
 
 
 def phase_rank(phase: Any) -> float:
@@ -103,10 +95,27 @@ def spearman_by_seed(results: pd.DataFrame, setting: str, metric: str, layer: st
     return pd.Series(rhos, name=metric, dtype=float)
 
 
+def spearman_of_means(results: pd.DataFrame, setting: str, metric: str, layer: str) -> float:
+    """Spearman's rho between the setting and the mean of ``metric`` over seeds (one point
+    per setting); NaN with fewer than 3 finite means or a constant one."""
+    from scipy.stats import spearmanr
+
+    frame = _with_rank(results)
+    frame = frame[frame["name"] == layer]
+    if metric not in frame:
+        return math.nan
+    values = pd.to_numeric(frame[metric], errors="coerce")
+    means = values.groupby(pd.to_numeric(frame[setting], errors="coerce")).mean().dropna()
+    if len(means) < 3 or np.ptp(means.to_numpy(float)) == 0:
+        return math.nan
+    return float(spearmanr(means.index.to_numpy(float), means.to_numpy(float)).statistic)
+
+
 def correlation_table(
     results: pd.DataFrame, setting: str, *, metrics: Sequence[str] = CORRELATED
 ) -> pd.DataFrame:
-    """Per layer and metric: Spearman rho with the setting, mean/std/min/max over seeds."""
+    """Per layer and metric: Spearman rho with the setting per seed (mean/std/min/max over
+    seeds) and of the seeds' means (``rho_of_means``)."""
     out = []
     for layer in dict.fromkeys(results["name"]):
         for metric in metrics:
@@ -116,6 +125,7 @@ def correlation_table(
                 {
                     "name": layer,
                     "metric": metric,
+                    "rho_of_means": spearman_of_means(results, setting, metric, layer),
                     "rho_mean": float(finite.mean()) if len(finite) else math.nan,
                     "rho_std": float(finite.std(ddof=0)) if len(finite) else math.nan,
                     "rho_min": float(finite.min()) if len(finite) else math.nan,
@@ -128,95 +138,26 @@ def correlation_table(
 
 
 def collapse_onset(results: pd.DataFrame, setting: str, layer: str) -> float:
-    """Smallest setting at which every seed of ``layer`` is in rank collapse (the phase, when
-    the analysis gives it, else rank_collapse_fraction >= COLLAPSE_REPORT_FRACTION); NaN if
-    none."""
+    """Smallest setting at which every seed of ``layer`` is in the ``rank_collapse`` phase
+    (the analysis's own verdict, :func:`htsr.phases.classify_layer`); NaN if none."""
     rows = results[results["name"] == layer]
+    if "phase" not in rows:
+        return math.nan
     for value, group in rows.groupby(setting, sort=True):
-        by_phase = (
-            group["phase"].astype(str).eq("rank_collapse")
-            if "phase" in group and group["phase"].notna().any()
-            else None
-        )
-        by_fraction = pd.to_numeric(group["rank_collapse_fraction"], errors="coerce").ge(
-            COLLAPSE_REPORT_FRACTION
-        )
-        collapsed = by_phase if by_phase is not None else by_fraction
-        if len(group) and bool(collapsed.all()):
+        if len(group) and bool(group["phase"].astype(str).eq(Phase.RANK_COLLAPSE.value).all()):
             return float(value)
     return math.nan
 
 
-# -- drawing -----------------------------------------------------------------------------------
-
-
-def plot_metric_vs_setting(
-    results: pd.DataFrame,
-    setting: str,
-    metric: str,
-    *,
-    layers: Sequence[str] | None = None,
-    ax: Any = None,
-) -> Any:
-    """Mean ± std over seeds of ``metric`` against the setting, one line per layer (or one
-    line when the metric is per run, like the accuracies). Returns the Axes."""
-    from htsr._optional import import_optional
-
-    plt = import_optional("matplotlib.pyplot", extra="plot", caller="plot_metric_vs_setting")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    per_run = metric in ("train_acc", "test_acc", "gap", "train_loss", "test_loss")
-    names = [results["name"].iloc[0]] if per_run else list(layers or dict.fromkeys(results["name"]))
-    for layer in names:
-        table = setting_table(results, setting, layer)
-        if f"{metric}_mean" not in table:
-            continue
-        label = metric if per_run else layer
-        ax.errorbar(
-            table[setting],
-            table[f"{metric}_mean"],
-            yerr=table[f"{metric}_std"],
-            marker="o",
-            capsize=3,
-            label=label,
-        )
-    if setting == "batch_size" or (results[setting] > 0).all():
-        ax.set_xscale("log", base=2 if setting == "batch_size" else 10)
-    elif setting == "l2":
-        ax.set_xscale("symlog", linthresh=1e-4)
-    ax.set_xlabel(setting)
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=7)
-    return ax
-
-
-def plot_esds(esd_dir: Path, config: SweepConfig, layer: str, *, seed: int | None = None) -> Any:
-    """Histograms of log10 eigenvalues of ``layer`` at the final epoch, one panel per
-    setting (the first seed). Returns the Figure."""
-    from htsr._optional import import_optional
-
-    plt = import_optional("matplotlib.pyplot", extra="plot", caller="plot_esds")
-    from htsr.experiments.sweeps import _safe
-
-    seed = config.seeds[0] if seed is None else seed
-    n = len(config.values)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.6), squeeze=False, sharey=False)
-    for ax, value in zip(axes[0], config.values, strict=True):
-        path = esd_dir / f"{_safe(config.run_id(value, seed))}.npz"
-        ax.set_title(f"{config.kind}={value:g}", fontsize=8)
-        if not path.is_file():
-            continue
-        with np.load(path) as esds:
-            if layer not in esds:
-                continue
-            evals = esds[layer]
-        evals = evals[evals > evals.max() * 1e-12]
-        ax.hist(np.log10(evals), bins=40, color="C0")
-        ax.set_xlabel("log10 eigenvalue", fontsize=7)
-        ax.tick_params(labelsize=6)
-    fig.suptitle(f"ESD of {layer}, seed {seed}, final epoch", fontsize=9)
-    fig.tight_layout()
-    return fig
+def widest_layer(results: pd.DataFrame) -> str | None:
+    """The layer with the most eigenvalues (``M``, else ``num_evals``); None when empty."""
+    if results.empty:
+        return None
+    size = "M" if "M" in results else "num_evals"
+    if size not in results:
+        return str(results["name"].iloc[0])
+    sizes = pd.to_numeric(results[size], errors="coerce").groupby(results["name"]).max()
+    return str(sizes.idxmax())
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -236,7 +177,9 @@ def summary_markdown(
     lines = [
         f"# htsr experiment: {setting} sweep",
         "",
-        f"model `{config.model}`, data `{config.data}`, {config.epochs} epochs, seeds "
+        f"model `{config.model}`, data `{config.data}`, {config.epochs} epochs"
+        + (f" (at least {config.min_steps} optimizer steps)" if config.min_steps else "")
+        + ", seeds "
         f"{list(config.seeds)}, {setting} in {', '.join(f'{v:g}' for v in config.values)}; "
         f"SGD lr {config.lr}, "
         f"momentum {config.momentum}, lr x{config.lr_decay} per epoch, cross-entropy"
@@ -267,7 +210,8 @@ def summary_markdown(
     corr = correlation_table(results, setting)
     lines += [
         "",
-        f"## Spearman rho({setting}, metric) across settings: mean ± std over seeds [per seed]",
+        f"## Spearman rho({setting}, metric) across settings: of the seeds' means; "
+        "per seed: mean ± std [each seed]",
         "",
         "| layer | " + " | ".join(CORRELATED) + " |",
         "|---" * (len(CORRELATED) + 1) + "|",
@@ -279,7 +223,8 @@ def summary_markdown(
             cells.append(
                 "n/a"
                 if not np.isfinite(r["rho_mean"])
-                else f"{r['rho_mean']:+.2f} ± {r['rho_std']:.2f} [{r['per_seed']}]"
+                else f"{r['rho_of_means']:+.2f}; {r['rho_mean']:+.2f} ± {r['rho_std']:.2f} "
+                f"[{r['per_seed']}]"
             )
         lines.append(f"| `{layer}` | " + " | ".join(cells) + " |")
     lines += ["", _verdicts(corr, results, config)]
@@ -326,81 +271,46 @@ def _verdicts(corr: pd.DataFrame, results: pd.DataFrame, config: SweepConfig) ->
     return "\n".join(out)
 
 
-def write_outputs(
-    results: pd.DataFrame,
-    trajectories: pd.DataFrame,
-    config: SweepConfig,
-    out: Path,
-    *,
-    seconds: float | None = None,
-    plots: bool = True,
-) -> dict[str, Path]:
-    """Write results.csv, trajectories.csv, correlations.csv, the plots (when ``plots`` and
-    matplotlib is installed) and summary.md into ``out``; return name -> path."""
-    files = {"results": out / "results.csv", "trajectories": out / "trajectories.csv"}
-    results.to_csv(files["results"], index=False)
-    trajectories.to_csv(files["trajectories"], index=False)
-    if results.empty:
-        return files
-    corr = correlation_table(results, config.kind)
-    files["correlations"] = out / "correlations.csv"
-    corr.to_csv(files["correlations"], index=False)
-    if plots:
-        with contextlib.suppress(ImportError):  # matplotlib missing: tables only
-            files |= _write_plots(results, config, out)
-    files["summary"] = out / "summary.md"
-    files["summary"].write_text(summary_markdown(results, config, seconds=seconds))
-    return files
-
-
-def _write_plots(results: pd.DataFrame, config: SweepConfig, out: Path) -> dict[str, Path]:
-    from htsr._optional import import_optional
-
-    import_optional("matplotlib", extra="plot", caller="experiment plots")
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    files = {}
-    setting = config.kind
-    for metric in ("alpha", "stable_rank", "rank_collapse_fraction"):
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        plot_metric_vs_setting(results, setting, metric, ax=ax)
-        files[f"{metric}_plot"] = out / f"{metric}_vs_{setting}.png"
-        fig.tight_layout()
-        fig.savefig(files[f"{metric}_plot"], dpi=110)
-        plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for metric in ("train_acc", "test_acc"):
-        plot_metric_vs_setting(results, setting, metric, ax=ax)
-    ax.set_ylabel("accuracy")
-    files["accuracy_plot"] = out / f"accuracy_vs_{setting}.png"
-    fig.tight_layout()
-    fig.savefig(files["accuracy_plot"], dpi=110)
-    plt.close(fig)
-    for layer in dict.fromkeys(results["name"]):
-        fig = plot_esds(out / "esd", config, layer)
-        key = f"esd_{layer}"
-        files[key] = out / f"esd_{layer.replace('/', '_')}.png"
-        fig.savefig(files[key], dpi=110)
-        plt.close(fig)
-    return files
+def headline(results: pd.DataFrame, config: SweepConfig) -> str:
+    """One line for the terminal: on the widest layer, the phases from the first setting to
+    the last and Spearman rho(setting, alpha) (batch size), or the rank-collapse onset (L2)."""
+    layer = widest_layer(results)
+    if layer is None:
+        return f"{config.kind} sweep: no finished run"
+    table = setting_table(results, config.kind, layer)
+    first, last = table.iloc[0], table.iloc[-1]
+    phases = (
+        f"{config.kind} {first[config.kind]:g}: {first['phases']} ... "
+        f"{last[config.kind]:g}: {last['phases']}"
+    )
+    seen = set(results.loc[results["name"] == layer, "phase"].dropna().astype(str))
+    if config.kind == "l2":
+        onset = collapse_onset(results, "l2", layer)
+        what = (
+            f"rank collapse in every seed from l2 = {onset:g}"
+            if np.isfinite(onset)
+            else "no rank collapse at any strength tried"
+        )
+        return f"{layer}: {what}; {phases}"
+    rho = spearman_of_means(results, config.kind, "alpha", layer)
+    return (
+        f"{layer}: Spearman rho(batch size, mean alpha) {rho:+.2f}; "
+        f"{len(seen & set(PHASE_ORDER))} phases seen; {phases}"
+    )
 
 
 __all__ = [
-    "COLLAPSE_REPORT_FRACTION",
     "CORRELATED",
     "PAPER_SIGNS",
     "PHASE_ORDER",
     "TABLE_METRICS",
     "collapse_onset",
     "correlation_table",
+    "headline",
     "phase_rank",
-    "plot_esds",
-    "plot_metric_vs_setting",
     "setting_table",
     "spearman_by_seed",
+    "spearman_of_means",
     "summary_markdown",
-    "write_outputs",
+    "widest_layer",
 ]

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,105 +24,17 @@ import numpy as np
 import pandas as pd
 
 from htsr.errors import HtsrError
-
-logger = logging.getLogger(__name__)
-
-#: Sweep kinds: the CLI name -> the column holding the setting.
-SWEEPS = {"batch_size": "batch_size", "l2": "l2"}
-
-#: Columns first in results.csv, in this order (the rest follow).
-RESULT_COLUMNS = (
-    "run",
-    "setting",
-    "seed",
-    "epoch",
-    "name",
-    "train_acc",
-    "test_acc",
-    "gap",
-    "alpha",
-    "phase",
-    "mp_softrank",
-    "spike_fraction",
-    "stable_rank",
-    "rank_collapse_fraction",
+from htsr.experiments.config import (
+    PAPER,
+    QUICK,
+    RESULT_COLUMNS,
+    SWEEPS,
+    SweepConfig,
+    run_file,
+    with_values,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class SweepConfig:
-    """One sweep: which setting varies, over which values, for which model and data.
-
-    Attributes
-    ----------
-    kind : {"batch_size", "l2"}
-        What varies.
-    values : tuple of float
-        The settings (batch sizes, or L2 strengths).
-    model : str
-        Model name (see :data:`htsr.experiments.models.MODELS`).
-    data : str
-        Data set name (see :data:`htsr.experiments.data.DATASETS`).
-    data_path : str or None
-        Local CIFAR-10 copy (``cifar10`` only).
-    seeds : tuple of int
-        Seeds; each setting runs once per seed.
-    epochs : int
-        Epochs per run.
-    batch_size : int
-        Batch size of an L2 sweep.
-    l2 : float
-        L2 strength of a batch-size sweep (paper: 0).
-    l2_layers : tuple of str
-        Layers penalised by L2.
-    lr, momentum, lr_decay : float
-        SGD settings (paper: 0.01, 0.9, 0.95 per epoch).
-    num_samples : int or None
-        MNIST-1D samples generated.
-    max_train, max_test : int or None
-        Keep only the first samples.
-    layers : str or None
-        Regex of the tensors monitored (None: every analysable layer).
-    min_evals : int
-        Smallest ESD analysed.
-    device : str
-        ``auto``, ``cpu`` or ``cuda``.
-    threads : int or None
-        ``torch.set_num_threads`` during the sweep (restored after); None leaves it.
-    """
-
-    kind: str
-    values: tuple[float, ...]
-    model: str = "mlp1d"
-    data: str = "mnist1d"
-    data_path: str | None = None
-    seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 20
-    batch_size: int = 32
-    l2: float = 0.0
-    l2_layers: tuple[str, ...] = ("fc1",)
-    lr: float = 0.01
-    momentum: float = 0.9
-    lr_decay: float = 0.95
-    num_samples: int | None = None
-    max_train: int | None = None
-    max_test: int | None = None
-    layers: str | None = None
-    min_evals: int = 10
-    device: str = "auto"
-    threads: int | None = None
-
-    def run_id(self, value: float, seed: int) -> str:
-        """``batch_size=32/seed=0``."""
-        return f"{self.kind}={value:g}/seed={seed}"
-
-    def identity(self) -> dict[str, Any]:
-        """The settings that define the results (a resumed sweep must match them)."""
-        out = asdict(self)
-        for key in ("device", "threads", "values", "seeds"):
-            out.pop(key)
-        identity: dict[str, Any] = json.loads(json.dumps(out))
-        return identity
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +88,6 @@ def _sweep_iv(config: SweepConfig) -> None:
         raise ValueError(f"settings must be distinct; got {list(config.values)}")
 
 
-def _safe(run: str) -> str:
-    return run.replace("/", "__").replace("=", "-")
-
-
 def _check_resume(out: Path, config: SweepConfig, overwrite: bool) -> None:
     meta = out / "sweep.json"
     if meta.is_file() and not overwrite:
@@ -205,6 +113,31 @@ def _check_resume(out: Path, config: SweepConfig, overwrite: bool) -> None:
     meta.write_text(json.dumps({"identity": config.identity(), "config": asdict(config)}, indent=1))
 
 
+#: A progress callback: ``progress(done, total, label)`` with ``done`` and ``total`` in units of
+#: estimated work (see :func:`run_cost`).
+ProgressCallback = Callable[[float, float, str], None]
+
+
+def run_cost(n_train: int, batch_size: int, epochs: int) -> float:
+    """Estimated work of one run, for the progress bar's ETA: ``epochs * (steps per epoch +
+    n_train / 64)`` (on a CPU one optimizer step of a small MLP costs about as much as the
+    arithmetic of 64 samples, so batch size 2 costs ~30 times more per epoch than 1024)."""
+    steps = -(-int(n_train) // int(batch_size))
+    return float(epochs) * (steps + n_train / 64.0)
+
+
+def _partial(
+    progress: ProgressCallback | None, done: float, cost: float, total: float, run: str
+) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+
+    def on_epoch(epoch: int, epochs: int) -> None:
+        progress(done + cost * epoch / max(epochs, 1), total, run)
+
+    return on_epoch
+
+
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
@@ -212,6 +145,7 @@ def run_sweep(
     overwrite: bool = False,
     plots: bool = True,
     echo: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> SweepResult:
     """Train every (setting, seed) run of ``config``, monitored, into ``out``; resume if
     ``out`` holds an interrupted run of the same sweep.
@@ -227,7 +161,10 @@ def run_sweep(
     plots : bool, default True
         Draw the figures (needs matplotlib; skipped silently without it).
     echo : callable, optional
-        Called with one line of progress per run.
+        Called with one line per run (default: the module's logger at INFO level).
+    progress : callable, optional
+        ``progress(done, total, label)`` (see :data:`ProgressCallback`), for a progress bar:
+        called before the first run, after every epoch and after every run.
 
     Returns
     -------
@@ -243,8 +180,8 @@ def run_sweep(
     from htsr._optional import import_optional
     from htsr.experiments.data import load_data
     from htsr.experiments.models import make_model
-    from htsr.experiments.summary import write_outputs
-    from htsr.experiments.train import TrainConfig, train_model
+    from htsr.experiments.outputs import write_outputs
+    from htsr.experiments.train import TrainConfig, planned_epochs, train_model
     from htsr.monitor import SpectralMonitor
 
     torch = import_optional("torch", extra="torch", caller="run_sweep")
@@ -262,33 +199,45 @@ def run_sweep(
     make_model(config.model, input_shape=data.input_shape, num_classes=data.num_classes)
     _check_resume(out, config, overwrite)
     history = out / "history.sqlite"
+    n_train = len(data.y_train)
+    plan = []
+    for value in config.values:
+        for seed in config.seeds:
+            train_config = TrainConfig(
+                epochs=config.epochs,
+                batch_size=int(value) if config.kind == "batch_size" else config.batch_size,
+                lr=config.lr,
+                momentum=config.momentum,
+                lr_decay=config.lr_decay,
+                l2=float(value) if config.kind == "l2" else config.l2,
+                l2_layers=config.l2_layers,
+                seed=seed,
+                device=config.device,
+                min_steps=config.min_steps,
+                record_every=config.record_every,
+            )
+            epochs = planned_epochs(train_config, n_train)
+            cost = run_cost(n_train, train_config.batch_size, epochs)
+            plan.append((value, seed, train_config, epochs, cost))
+    total = sum(p[4] for p in plan)
+    done_work = 0.0
+    if progress is not None:
+        progress(0.0, total, "starting")
     threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     ran, skipped = [], []
     try:
-        for value in config.values:
-            for seed in config.seeds:
-                run = config.run_id(value, seed)
-                monitor = SpectralMonitor(
-                    history, run=run, layers=config.layers, min_evals=config.min_evals
-                )
-                done = monitor.completed_epochs()
-                if done and max(done) >= config.epochs:
-                    skipped.append(run)
-                    say(f"{run}: done already ({max(done)} epochs), skipped")
-                    continue
-                train_config = TrainConfig(
-                    epochs=config.epochs,
-                    batch_size=int(value) if config.kind == "batch_size" else config.batch_size,
-                    lr=config.lr,
-                    momentum=config.momentum,
-                    lr_decay=config.lr_decay,
-                    l2=float(value) if config.kind == "l2" else config.l2,
-                    l2_layers=config.l2_layers,
-                    seed=seed,
-                    device=config.device,
-                )
+        for value, seed, train_config, epochs, cost in plan:
+            run = config.run_id(value, seed)
+            monitor = SpectralMonitor(
+                history, run=run, layers=config.layers, min_evals=config.min_evals
+            )
+            done = monitor.completed_epochs()
+            if done and max(done) >= epochs:
+                skipped.append(run)
+                say(f"{run}: done already ({max(done)} epochs), skipped")
+            else:
                 model = make_model(
                     config.model,
                     input_shape=data.input_shape,
@@ -300,10 +249,11 @@ def run_sweep(
                     data,
                     train_config,
                     monitor=monitor,
-                    checkpoint_dir=out / "checkpoints" / _safe(run),
-                    scalars={"setting": float(value), "seed": seed},
+                    checkpoint_dir=out / "checkpoints" / run_file(run),
+                    scalars={"setting": float(value), "seed": seed, "final_epoch": epochs},
+                    on_epoch=_partial(progress, done_work, cost, total, run),
                 )
-                _save_esds(monitor, out / "esd" / f"{_safe(run)}.npz")
+                _save_esds(monitor, out / "esd" / f"{run_file(run)}.npz")
                 ran.append(run)
                 resumed = (
                     f", resumed after epoch {result.resumed_from}"
@@ -312,8 +262,11 @@ def run_sweep(
                 )
                 say(
                     f"{run}: train {result.train_acc:.3f} test {result.test_acc:.3f} "
-                    f"({result.seconds:.1f} s{resumed})"
+                    f"({epochs} epochs, {result.seconds:.1f} s{resumed})"
                 )
+            done_work += cost
+            if progress is not None:
+                progress(done_work, total, run)
     finally:
         torch.set_num_threads(threads)
     trajectories, results = collect(history, config)
@@ -336,8 +289,7 @@ def collect(history: str | Path, config: SweepConfig) -> tuple[pd.DataFrame, pd.
     column named after the sweep (``batch_size`` or ``l2``)."""
     from htsr.monitor import load_history
 
-    frame = load_history(history)
-    frame = frame[frame["epoch"] <= config.epochs].copy()
+    frame = load_history(history).copy()
     frame["gap"] = frame["train_acc"] - frame["test_acc"]
     frame[SWEEPS[config.kind]] = frame["setting"]
     first = [c for c in RESULT_COLUMNS if c in frame.columns]
@@ -345,50 +297,23 @@ def collect(history: str | Path, config: SweepConfig) -> tuple[pd.DataFrame, pd.
     frame = frame[first + [c for c in frame.columns if c not in first]]
     wanted = {config.run_id(v, s) for v in config.values for s in config.seeds}
     frame = frame[frame["run"].isin(wanted)].reset_index(drop=True)
-    last = frame.groupby("run")["epoch"].transform("max")
-    final = frame[(frame["epoch"] == last) & (last == config.epochs)].reset_index(drop=True)
+    frame = frame[frame["epoch"] <= frame.get("final_epoch", config.epochs)]
+    frame = frame.reset_index(drop=True)
+    final = frame[frame["epoch"] == frame.get("final_epoch", config.epochs)]
+    final = final.reset_index(drop=True)
     return frame, final
 
 
-#: The ``--quick`` presets: MNIST-1D (generated locally) and the small MLP, sized to finish
-#: in under 10 minutes on a 2-core CPU. Explicit options override them.
-QUICK = {
-    "batch_size": SweepConfig(
-        kind="batch_size",
-        values=(2, 8, 32, 128, 512),
-        model="mlp1d",
-        data="mnist1d",
-        seeds=(0, 1, 2),
-        epochs=12,
-        num_samples=4000,
-        threads=1,
-    ),
-    "l2": SweepConfig(
-        kind="l2",
-        values=(0.0, 1e-4, 1e-3, 5e-3, 2e-2),
-        model="mlp1d",
-        data="mnist1d",
-        seeds=(0, 1, 2),
-        epochs=12,
-        batch_size=16,
-        num_samples=4000,
-        threads=1,
-    ),
-}
-
-
-def with_values(config: SweepConfig, **changes: Any) -> SweepConfig:
-    """A copy of ``config`` with the fields in ``changes`` that are not None replaced."""
-    return replace(config, **{k: v for k, v in changes.items() if v is not None})
-
-
 __all__ = [
+    "PAPER",
     "QUICK",
     "RESULT_COLUMNS",
     "SWEEPS",
+    "ProgressCallback",
     "SweepConfig",
     "SweepResult",
     "collect",
+    "run_cost",
     "run_sweep",
     "with_values",
 ]

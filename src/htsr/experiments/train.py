@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,14 @@ class TrainConfig:
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
     eval_batch_size : int
         Batch size for computing accuracies.
+    min_steps : int
+        Fewest optimizer steps: a run with a large batch trains for more than ``epochs``
+        epochs until it has taken this many steps (0 = exactly ``epochs``; see
+        :func:`planned_epochs`). The learning-rate decay is spread over the longer run, so
+        every run ends at ``lr * lr_decay**epochs``.
+    record_every : int
+        Evaluate, checkpoint and observe every this many epochs (and always after the last
+        and before the first).
     """
 
     epochs: int = 20
@@ -64,6 +73,27 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     eval_batch_size: int = 2048
+    min_steps: int = 0
+    record_every: int = 1
+
+
+def planned_epochs(config: TrainConfig, n_train: int) -> int:
+    r"""Epochs a run trains for: ``max(epochs, ceil(min_steps / steps_per_epoch))`` with
+    ``steps_per_epoch = ceil(n_train / batch_size)``.
+
+    With a fixed number of epochs (the paper's protocol) a batch of 1024 on a few thousand
+    samples takes a few dozen steps and stays barely trained; ``min_steps`` gives every batch
+    size at least that many optimizer steps while the small batches keep the epoch budget.
+
+    Examples
+    --------
+    >>> planned_epochs(TrainConfig(epochs=20, batch_size=1024, min_steps=600), 1347)
+    300
+    >>> planned_epochs(TrainConfig(epochs=20, batch_size=2, min_steps=600), 1347)
+    20
+    """
+    per_epoch = -(-int(n_train) // int(config.batch_size))
+    return max(int(config.epochs), -(-int(config.min_steps) // max(per_epoch, 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +131,8 @@ def _train_iv(config: TrainConfig) -> None:
         "lr_decay": 0 < config.lr_decay <= 1,
         "l2": config.l2 >= 0,
         "eval_batch_size": config.eval_batch_size >= 1,
+        "min_steps": config.min_steps >= 0,
+        "record_every": config.record_every >= 1,
     }
     rules = {
         "epochs": "an int >= 1",
@@ -110,6 +142,8 @@ def _train_iv(config: TrainConfig) -> None:
         "lr_decay": "in (0, 1]",
         "l2": ">= 0",
         "eval_batch_size": "an int >= 1",
+        "min_steps": "an int >= 0",
+        "record_every": "an int >= 1",
     }
     for name, ok in checks.items():
         if not ok:
@@ -200,6 +234,7 @@ def train_model(
     monitor: SpectralObserver | None = None,
     checkpoint_dir: str | Path | None = None,
     scalars: dict[str, Any] | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` with ``config``; observe it before training and after
     each epoch; resume from the monitor's history when it has finished epochs.
@@ -215,11 +250,14 @@ def train_model(
     monitor : SpectralObserver, optional
         Its ``observe(model, epoch=k, train_acc=..., test_acc=..., train_loss=...,
         test_loss=..., lr=..., **scalars)`` is called for k = 0 (initialisation) to
-        ``config.epochs``. A monitor with ``completed_epochs()`` makes the run resumable.
+        :func:`planned_epochs` (every ``record_every``-th). A monitor with
+        ``completed_epochs()`` makes the run resumable.
     checkpoint_dir : str or path, optional
         Where the per-run checkpoint goes (needed for resuming).
     scalars : dict, optional
         Extra values recorded on every row (the run's settings).
+    on_epoch : callable, optional
+        ``on_epoch(epoch, total)`` after every epoch (for a progress bar).
 
     Returns
     -------
@@ -234,8 +272,11 @@ def train_model(
     x_test = torch.as_tensor(data.x_test).to(device)
     y_test = torch.as_tensor(data.y_test).to(device)
     model.to(device)
+    total = planned_epochs(config, len(data.y_train))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    # lr x lr_decay per epoch of the nominal budget: spread over `total` epochs
+    gamma = config.lr_decay ** (config.epochs / total)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
     penalised = _penalised(model, config.l2_layers) if config.l2 > 0 else []
     checkpoints = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
     extra = dict(scalars or {})
@@ -290,7 +331,7 @@ def train_model(
         first = resumed_from + 1
     n = len(y_train)
     model.train()
-    for epoch in range(first, config.epochs + 1):
+    for epoch in range(first, total + 1):
         gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
         order = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, config.batch_size):
@@ -302,8 +343,11 @@ def train_model(
             loss.backward()
             optimizer.step()
         scheduler.step()
-        accs = record(epoch)
-        recorded.append(epoch)
+        if epoch % config.record_every == 0 or epoch == total:
+            accs = record(epoch)
+            recorded.append(epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, total)
     model.to("cpu")
     history = getattr(monitor, "history_", None)
     return TrainResult(
@@ -311,4 +355,12 @@ def train_model(
     )
 
 
-__all__ = ["Checkpoints", "TrainConfig", "TrainResult", "evaluate", "resolve_device", "train_model"]
+__all__ = [
+    "Checkpoints",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "planned_epochs",
+    "resolve_device",
+    "train_model",
+]

@@ -4,7 +4,7 @@ The law lives in :mod:`htsr.fit` rather than :mod:`htsr.rmt` so that the fits ne
 random-matrix ensembles (which use the fits for calibration); :mod:`htsr.fit.mp` (the fit) and
 :mod:`htsr.rmt` re-export it.
 
-Units are those of DESIGN.md section 2: the eigenvalues of ``X = W^T W / N`` for an ``N x M``
+Units: the eigenvalues of ``X = W^T W / N`` for an ``N x M``
 matrix ``W`` with ``N >= M`` and ``Q = N / M >= 1``.
 """
 

@@ -389,6 +389,20 @@ COLUMNS: tuple[Column, ...] = (
         table=9,
         html=True,
     ),
+    Column(
+        "group",
+        "string",
+        "",
+        "mixture-of-experts group: the name with the expert index replaced by *",
+        "htsr.layers.expert_group; docs/engine.md",
+    ),
+    Column(
+        "note",
+        "string",
+        "",
+        "why a fused projection was analysed whole",
+        "htsr.layers.split_parts; docs/engine.md",
+    ),
 )
 
 COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}

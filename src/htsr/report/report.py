@@ -61,6 +61,13 @@ class Report:
         return cls(layers, summarize(layers), source, dict(provenance or {}), esds, results_by_name)
 
     @property
+    def groups(self) -> pd.DataFrame:
+        """Means per mixture-of-experts group (:func:`htsr.report.groups.group_summary`)."""
+        from htsr.report.groups import group_summary
+
+        return group_summary(self.layers)
+
+    @property
     def analysed(self) -> pd.DataFrame:
         """The rows whose status is ``ok``."""
         return self.layers[self.layers["status"] == "ok"]

@@ -1,0 +1,127 @@
+"""Where per-tensor work runs: this process, a local process pool, or any executor.
+
+Results are handed back as each task finishes (for the cache and the progress display);
+an interrupt or an error cancels every pending task and shuts an own pool down at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_CONTROLLER: Any = None
+_PIN_LOCK = threading.Lock()
+_PIN_DEPTH = 0
+_PIN_LIMITER: Any = None
+
+
+@contextmanager
+def pinned_blas() -> Iterator[None]:
+    """One BLAS thread inside the block (threadpoolctl), whatever process runs it.
+
+    BLAS kernels split sums differently with different thread counts, so the Gram matrix
+    (and every number after it) changes in the last bits with the count: up to 3.5e-13
+    relative between a 2-thread serial run and 1-thread workers. Pinning every run to one
+    thread makes them bit-identical; oversubscribed OpenBLAS was also up to 12x slower in
+    parallel runs (docs/engine.md). The controller is built once per process (~1.6 ms).
+    BLAS thread limits are process-wide, so the blocks of concurrent threads (a thread pool,
+    a Dask worker with several threads) share one limit, set by the first to enter and
+    restored by the last to leave.
+    """
+    global _CONTROLLER, _PIN_DEPTH, _PIN_LIMITER
+    with _PIN_LOCK:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        if _PIN_DEPTH == 0:
+            _PIN_LIMITER = _CONTROLLER.limit(limits=1, user_api="blas")
+        _PIN_DEPTH += 1
+    try:
+        yield
+    finally:
+        with _PIN_LOCK:
+            _PIN_DEPTH -= 1
+            if _PIN_DEPTH == 0:
+                _PIN_LIMITER.restore_original_limits()
+                _PIN_LIMITER = None
+
+
+def executor_iv(executor: object) -> None:
+    """Validate the ``executor`` option of :func:`htsr.analyze`."""
+    if executor is None or executor == "processes" or isinstance(executor, Executor):
+        return
+    if isinstance(executor, int) and not isinstance(executor, bool) and executor >= 1:
+        return
+    raise ValueError(
+        "`executor` must be None, 'processes', a number of processes >= 1 or a "
+        f"concurrent.futures.Executor; got {executor!r}"
+    )
+
+
+def _warm_worker() -> None:
+    """Process initializer: one BLAS thread for the worker's life, set from the thread that
+    runs the tasks; import the analysis once, before the first task arrives."""
+    from threadpoolctl import threadpool_limits
+
+    import htsr.analysis  # noqa: F401
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def local_pool(executor: str | int) -> ProcessPoolExecutor:
+    """A spawned process pool (one process per CPU for ``"processes"``). Spawn, not fork:
+    forking a process that holds torch or BLAS threads can deadlock."""
+    ctx = multiprocessing.get_context("spawn")
+    n_jobs = None if executor == "processes" else int(executor)
+    return ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_warm_worker)
+
+
+def run_tasks(
+    fn: Callable[..., T],
+    args: Sequence[tuple[Any, ...]],
+    ids: Sequence[int],
+    on_done: Callable[[int, T], None],
+    executor: str | int | Executor | None,
+) -> None:
+    """Run ``fn(*args[j])`` for every ``j``, calling ``on_done(ids[j], result)`` as each ends.
+
+    ``None``: in this process, in order. ``"processes"`` or an int: a local pool, created
+    here and shut down at the end. An ``Executor`` (e.g. a Dask cluster's
+    ``client.get_executor()``): used as given and left running.
+
+    Any exception, ``KeyboardInterrupt`` included, cancels the tasks not yet started and
+    shuts an own pool down without waiting for them, then propagates.
+    """
+    if executor is None or not args:
+        for i, a in zip(ids, args, strict=True):
+            on_done(i, fn(*a))
+        return
+    own = not isinstance(executor, Executor)
+    pool = local_pool(executor) if not isinstance(executor, Executor) else executor
+    futures: dict[Future[T], int] = {}
+    try:
+        for i, a in zip(ids, args, strict=True):
+            futures[pool.submit(fn, *a)] = i
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=futures.__getitem__):
+                on_done(futures[future], future.result())
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        if own:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if own:
+        pool.shutdown(wait=True)
+
+
+__all__ = ["executor_iv", "local_pool", "pinned_blas", "run_tasks"]
