@@ -23,10 +23,12 @@ SRC = Path(__file__).parents[1] / "src" / "htsr"
 
 STAGES: tuple[tuple[str, ...], ...] = (
     ("htsr._compat", "htsr._optional", "htsr.errors", "htsr._version", "htsr._io"),
+    ("htsr._execution",),
     ("htsr._validation",),
     ("htsr.sources",),
     ("htsr.layers",),
     ("htsr.spectrum", "htsr.lowrank"),
+    ("htsr.cache",),
     ("htsr.fit",),
     ("htsr.rmt",),
     ("htsr.metrics",),
@@ -46,6 +48,8 @@ STAGES: tuple[tuple[str, ...], ...] = (
 )
 #: (importer, imported) pairs of lazy imports that go downstream on purpose.
 LAZY_FACADES = {
+    # the process-pool initializer imports the analysis in each new worker, not in the caller
+    ("htsr._execution", "htsr.analysis"),
     ("htsr.report.report", "htsr.plots"),
     ("htsr.report.report", "htsr.report.html"),
     ("htsr.report.report", "htsr.report.display"),

@@ -269,6 +269,12 @@ def _scaled_gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
+    if grams.shape[0] == 1:  # solved in place: no copy of a Gram that can be 100s of MiB
+        single = scipy.linalg.eigh(
+            grams[0], eigvals_only=True, lower=True, overwrite_a=True, check_finite=False,
+            driver="evd",
+        )  # fmt: skip
+        return np.asarray(single, dtype=np.float64)[np.newaxis], scale
     evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
     return evals, scale
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -79,6 +80,14 @@ def test_compare_updates_against_a_base(three_models: list[Path], tmp_path: Path
             ]
         )
         assert table.loc[name, "log_norm"] == pytest.approx(expected, rel=1e-10)
+
+
+def test_compare_csv_to_stdout(three_models: list[Path]) -> None:
+    result = CliRunner().invoke(main, ["compare", *map(str, three_models), "--csv", "-"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout), index_col="model")  # the tables go to stderr
+    assert list(table["rank"]) == [1, 2, 3]
+    assert "models ranked by alpha" in result.stderr
 
 
 def test_compare_without_accuracy(three_models: list[Path]) -> None:

@@ -47,7 +47,9 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}"
 
 
-def _print_table(title: str, frame: Any, columns: tuple[str, ...], index_name: str) -> None:
+def _print_table(
+    title: str, frame: Any, columns: tuple[str, ...], index_name: str, *, to_stderr: bool
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -58,7 +60,8 @@ def _print_table(title: str, frame: Any, columns: tuple[str, ...], index_name: s
         table.add_column(c, justify="right")
     for index, row in frame.iterrows():
         table.add_row(str(index), *(_fmt(row[c]) for c in shown))
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    stream = sys.stderr if to_stderr else sys.stdout
+    Console(file=stream, width=None if stream.isatty() else 200).print(table)
 
 
 @click.command(name="compare")
@@ -80,7 +83,12 @@ def _print_table(title: str, frame: Any, columns: tuple[str, ...], index_name: s
     help="Compare the updates MODEL - BASE (fine-tunes or LoRA adapters of one base).",
 )
 @click.option("--jobs", type=click.IntRange(min=1), help="Analyse layers in N processes.")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the model table.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path),
+    help="Write the ranked model table ('-': standard output).",
+)
 @click.option(
     "--html",
     "html_path",
@@ -123,15 +131,18 @@ def compare(
                 progress=progress,
             )
         ranked = result.ranking(metric)
+        to_stdout = csv_path is not None and str(csv_path) == "-"
         if csv_path is not None:
-            ranked.to_csv(csv_path)
+            ranked.to_csv(sys.stdout if to_stdout else csv_path)
         if html_path is not None:
             result.to_html(html_path, metric=metric)
     if quiet:
         return
-    _print_table(f"models ranked by {metric} (best first)", ranked, ("rank", *_SHOWN), "model")
+    title = f"models ranked by {metric} (best first)"
+    _print_table(title, ranked, ("rank", *_SHOWN), "model", to_stderr=to_stdout)
     if result.correlations is not None:
-        _print_table("correlation with accuracy", result.correlations, _CORR_SHOWN, "metric")
+        corr = result.correlations
+        _print_table("correlation with accuracy", corr, _CORR_SHOWN, "metric", to_stderr=to_stdout)
 
 
 __all__ = ["compare"]

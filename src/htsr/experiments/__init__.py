@@ -5,6 +5,7 @@ Needs torch (``pip install torch==2.13.0``) and, for MNIST-1D and the digits,
 ``pip install 'htsr[experiments]'``; the plots need ``htsr[plot]``.
 """
 
+from htsr.experiments.config import PAPER, QUICK, SweepConfig
 from htsr.experiments.data import (
     DATASETS,
     Dataset,
@@ -13,13 +14,23 @@ from htsr.experiments.data import (
     load_digits,
     load_mnist1d,
 )
-from htsr.experiments.models import MODELS, lenet5, make_model, mini_alexnet, mlp1d, mlp3
-from htsr.experiments.sweeps import SweepConfig, SweepResult, run_sweep
+from htsr.experiments.models import (
+    MODELS,
+    lenet5,
+    make_model,
+    mini_alexnet,
+    mlp1d,
+    mlp3,
+    mlp_wide,
+)
+from htsr.experiments.sweeps import SweepResult, run_sweep
 from htsr.experiments.train import TrainConfig, TrainResult, evaluate, train_model
 
 __all__ = [
     "DATASETS",
     "MODELS",
+    "PAPER",
+    "QUICK",
     "Dataset",
     "SweepConfig",
     "SweepResult",
@@ -35,6 +46,7 @@ __all__ = [
     "mini_alexnet",
     "mlp1d",
     "mlp3",
+    "mlp_wide",
     "run_sweep",
     "train_model",
 ]

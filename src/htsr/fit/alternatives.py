@@ -186,7 +186,9 @@ def _span_expm1(b: float, c: float, top: float) -> tuple[float, float, int] | No
 
 def _span_square(th1: float, th2: float, top: float) -> tuple[float, float, int] | None:
     """Interval and panel count for ``exp(-th1 t - th2 t^2)`` (th2 > 0) on ``[0, top]``."""
-    phi = lambda t: -th1 * t - th2 * t * t  # noqa: E731
+    def phi(t: float) -> float:
+        return -th1 * t - th2 * t * t
+
     vertex = -th1 / (2.0 * th2)
     if vertex <= 0.0:  # decreasing: root of th1 t + th2 t^2 = _CUT
         lo, hi = 0.0, min(top, 2.0 * _CUT / (th1 + math.sqrt(th1 * th1 + 4.0 * th2 * _CUT)))
@@ -251,10 +253,10 @@ def _newton_family(
         f = float(th @ m) + a
         g = m - e
         free = ~((th <= lower) & (g > 0.0))
-        step = np.zeros(2)
+        step: NDArray[np.float64] = np.zeros(2)
         if free.all():
             try:
-                step = -np.linalg.solve(cov, g)
+                step = -np.asarray(np.linalg.solve(cov, g), dtype=np.float64)
             except np.linalg.LinAlgError:
                 step = -g / np.maximum(np.diag(cov), 1e-300)
         elif free.any():

@@ -18,7 +18,7 @@ import pandas as pd
 from htsr._optional import import_optional
 from htsr.phases import Phase
 from htsr.plots.layer import _axes, _empty, _figure, _positive
-from htsr.report.html import PHASE_COLORS
+from htsr.report.html import PHASE_COLORS, matrix_rows
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,10 +54,7 @@ def model_frame(report: Any) -> pd.DataFrame:
     out). ``alpha`` and ``D`` are NaN when the table lacks them (nothing is refitted); a missing
     ``phase`` is ``"unknown"``.
     """
-    layers = _frame(report)
-    if "kind" in layers.columns:
-        layers = layers[layers["kind"].astype(str) != "vector"]
-    layers = layers.reset_index(drop=True)
+    layers = matrix_rows(_frame(report))
     ok = layers[layers["status"].astype(str) == "ok"].copy()
     for col in ("alpha", "D"):
         if col not in ok.columns:

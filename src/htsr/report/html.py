@@ -36,7 +36,7 @@ import pandas as pd
 from htsr._version import __version__
 from htsr.phases import Phase
 from htsr.report.columns import COLUMNS, Column
-from htsr.report.display import format_value, shown_rows
+from htsr.report.display import format_value
 from htsr.report.figure_data import layer_figure_data
 from htsr.report.verdict import summary_highlights
 
@@ -69,6 +69,15 @@ MODEL_METRICS = (
     "entropy",
 )
 _STATIC = "static"
+
+
+def matrix_rows(layers: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the HTML table and of the layer axis of every figure: all tensors but 1-D
+    ones (biases, norms), skipped layers included, in model order, index ``0, 1, ...``: the
+    layer number."""
+    if "kind" in layers.columns:
+        layers = layers[layers["kind"].astype(str) != "vector"]
+    return layers.reset_index(drop=True)
 
 
 def html_columns(layers: pd.DataFrame) -> list[Column]:
@@ -162,7 +171,7 @@ def page_data(
         ``layers``, ``phases``, ``phase_colors``, ``metrics``, ``num_hidden``.
     """
     layers = report.layers
-    rows = shown_rows(report).reset_index(drop=True)
+    rows = matrix_rows(layers)
     columns = html_columns(rows)
     numeric = [not str(c.dtype).startswith("string") for c in columns]
     table = []
@@ -308,6 +317,7 @@ __all__ = [
     "PHASE_COLORS",
     "format_cell",
     "html_columns",
+    "matrix_rows",
     "page_data",
     "report_html",
     "write_html",
