@@ -165,11 +165,11 @@ FIT_COLUMNS: tuple[Column, ...] = (
         "tpl_lambda", "float64", "1/ESD", "Lambda of the truncated power law", f"{_CSN}, Table 2.1"
     ),
     Column(
-        "sigma_mp",
+        "mp_sigma",
         "float64",
         "",
         "element scale sigma of the fitted Marchenko-Pastur bulk, in units of W's entries "
-        "(WeightWatcher's sigma_mp is on the ESD rescaled to mean 1)",
+        "(not WeightWatcher's sigma_mp, which is fitted on the ESD rescaled to mean 1)",
         "docs/rmt.md",
     ),
     Column(
@@ -180,16 +180,16 @@ FIT_COLUMNS: tuple[Column, ...] = (
         f"{_JMLR}, eq. (9)",
     ),
     Column(
-        "num_spikes",
+        "num_tw_spikes",
         "float64",
         "",
         "eigenvalues above lambda_plus + c * tw (Tracy-Widom margin, htsr.fit.mp.TW_MARGIN); "
-        "WeightWatcher counts above a wider margin, so its count is lower or equal",
+        "not WeightWatcher's num_spikes, which counts above a wider margin (lower or equal)",
         f"{_DEFS}; docs/rmt.md",
         table=7,
         html=True,
     ),
-    Column("spike_fraction", "float64", "", "num_spikes / num_evals", _DEFS, recorded=True),
+    Column("spike_fraction", "float64", "", "num_tw_spikes / num_evals", _DEFS, recorded=True),
     Column(
         "mp_softrank",
         "float64",
