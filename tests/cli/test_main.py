@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -177,3 +178,24 @@ def test_warning_is_one_readable_line(tmp_path: Path) -> None:
     assert len(warning_lines) == 1, result.stderr
     assert warning_lines[0].startswith("htsr: warning: ") and "1 layer(s) failed" in result.stderr
     assert ".py:" not in result.stderr
+
+
+def test_base_analyses_the_fine_tune_update(small_model: Path, tmp_path: Path) -> None:
+    """``--base``: the rows are the updates W - W_base (their norms are the update's)."""
+    from safetensors.numpy import load_file
+
+    weights = load_file(small_model)
+    update = np.random.default_rng(3).standard_normal((64, 32)).astype(np.float32) * 0.01
+    tuned = dict(weights) | {"fc1.weight": weights["fc1.weight"] + update}
+    tuned["extra.weight"] = np.ones((20, 20), np.float32)  # not in the base
+    tuned_path = tmp_path / "tuned.safetensors"
+    save_file(tuned, tuned_path)
+    args = ["analyze", str(tuned_path), "--base", str(small_model), "--csv", "-", "--quiet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout)).set_index("name")
+    dW = tuned["fc1.weight"].astype(np.float64) - weights["fc1.weight"]
+    # log10 ||dW||_F^2 of the update itself, not of the tuned weights
+    assert table.loc["fc1.weight", "log_norm"] == pytest.approx(np.log10(np.sum(dW**2)), rel=1e-9)
+    assert table.loc["extra.weight", "status"] == "skipped: not in base"
+    assert "all-zero" in table.loc["fc2.weight", "status"]  # unchanged by the fine-tune: dW = 0

@@ -94,6 +94,12 @@ _SELECTION: list[Callable[[Any], Any]] = [
 ]
 _COMPUTATION: list[Callable[[Any], Any]] = [
     click.option(
+        "--base",
+        type=click.Path(path_type=Path),
+        help="Analyse the updates MODEL - BASE of a fine-tune (or a LoRA adapter's, with the "
+        "merged layers too).",
+    ),
+    click.option(
         "--solver",
         type=click.Choice(["float64", "float32"]),
         default="float64",
@@ -231,6 +237,7 @@ def analyze(
     kinds: tuple[str, ...],
     min_evals: int,
     no_pool: bool,
+    base: Path | None,
     solver: str,
     conv_layout: str,
     randomize: bool,
@@ -276,6 +283,7 @@ def analyze(
             kinds=kinds or None,
             min_evals=min_evals,
             pool=not no_pool,
+            base=base,
             solver_dtype=solver,
             conv_layout=conv_layout,
             randomize=randomize,
