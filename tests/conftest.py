@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-#: HTSR_TEST_SEEDS=all reruns the statistical tests over seeds 0-99 (STYLE.md rule 24).
+#: HTSR_TEST_SEEDS=all reruns the statistical tests over seeds 0-99.
 _SEEDS = list(range(100)) if os.environ.get("HTSR_TEST_SEEDS") == "all" else [42]
 
 

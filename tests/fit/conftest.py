@@ -25,7 +25,7 @@ def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _esd(w: np.ndarray) -> np.ndarray:
-    """Eigenvalues of X = W^T W / N in float64 with N >= M (DESIGN.md §2)."""
+    """Eigenvalues of X = W^T W / N in float64 with N >= M (docs/definitions.md)."""
     w = np.asarray(w, dtype=np.float64)
     if w.shape[0] < w.shape[1]:
         w = w.T

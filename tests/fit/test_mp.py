@@ -41,7 +41,7 @@ MIN_CLEAN_FRACTION = 0.99
 
 
 def esd(W: np.ndarray) -> np.ndarray:
-    """Eigenvalues of X = W^T W / N (DESIGN.md §2: float64 Gram of the smaller side + eigvalsh)."""
+    """Eigenvalues of X = W^T W / N (docs/definitions.md: float64 Gram of the smaller side + eigvalsh)."""
     N = W.shape[0]
     with threadpool_limits(1):  # the machine is shared: threaded BLAS oversubscribes (DESIGN §5)
         return sl.eigvalsh(W.T @ W / N)
@@ -248,7 +248,7 @@ def test_fit_mp_iv(case):
 
 def test_roundoff_negatives_accepted():
     ev = esd(gaussian_matrix(100, 100, rng=0))
-    ev[0] = -1e-14 * ev.max()  # float64 Gram round-off (DESIGN.md §5)
+    ev[0] = -1e-14 * ev.max()  # float64 Gram round-off (docs/engine.md)
     assert fit_mp(ev, 100, 100).status == FitStatus.OK
 
 

@@ -29,7 +29,7 @@ SEED = 20240601
 
 
 def esd(w: np.ndarray) -> np.ndarray:
-    """Eigenvalues of W^T W / N in float64, N >= M (DESIGN.md §2)."""
+    """Eigenvalues of W^T W / N in float64, N >= M (docs/definitions.md)."""
     w = w if w.shape[0] >= w.shape[1] else w.T
     return np.linalg.eigvalsh(w.T @ w / w.shape[0])
 

@@ -40,7 +40,7 @@ def test_observe_in_memory_records_layers_and_scalars():
     assert history["test_acc"].tolist() == [0.25, 0.25, 0.5, 0.5]
     assert monitor.completed_epochs() == [0, 1]
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    # stable rank of W itself (DESIGN.md section 2), from the same weights
+    # stable rank of W itself (docs/definitions.md), from the same weights
     w = model[0].weight.detach().double().numpy()
     s = np.linalg.svd(w, compute_uv=False)
     np.testing.assert_allclose(rows.loc[0, "stable_rank"], (s**2).sum() / s[0] ** 2, rtol=1e-10)
