@@ -60,20 +60,32 @@ def test_dask_local_cluster_matches_sequential(checkpoint: Path) -> None:
 
 
 class _RecordingExecutor(ThreadPoolExecutor):
-    """A real one-thread executor that keeps the futures it hands out."""
+    """A real one-thread executor that keeps the futures it hands out and their tensors."""
 
     def __init__(self) -> None:
         super().__init__(max_workers=1)
         self.futures: list[Future[Any]] = []
+        self.names: list[str] = []
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
         future = super().submit(fn, *args, **kwargs)
         self.futures.append(future)
+        self.names.append(args[0].name)
         return future
 
 
+def test_pool_takes_the_largest_tensors_first_rows_stay_in_model_order(
+    checkpoint: Path,
+) -> None:
+    with _RecordingExecutor() as pool, pytest.warns(htsr.LayerErrorsWarning):
+        layers = htsr.analyze(checkpoint, executor=pool, randomize=True, rng=7).layers
+    # cost k (N M^2 + M^3): the 600 x 400 layer first, then M = 128, 120, ... 40
+    assert pool.names == [f"layers.{i}.weight" for i in (12, *range(11, -1, -1))]
+    pd.testing.assert_frame_equal(layers, _sequential(checkpoint), check_exact=True)
+
+
 def _interrupt(done: int, total: int, name: str) -> None:
-    if name.startswith("layers.1."):
+    if done == 1:  # the second tensor finished (a pool takes the largest first)
         raise KeyboardInterrupt
 
 

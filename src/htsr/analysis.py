@@ -491,6 +491,7 @@ def _run_pending(
 ) -> None:
     """Finish what metadata and the cache answer here; run the rest on the executor."""
     pending = []
+    cost: dict[int, int] = {}
     for i, ref in enumerate(refs):
         planned = plan_tensor(ref, options)
         if all(p.skip is not None for p in planned):
@@ -502,7 +503,19 @@ def _run_pending(
                 finished(i, hit)
                 continue
         pending.append(i)
+        cost[i] = sum(_eigen_cost(p.layer) for p in planned if p.skip is None)
+    if executor is not None:  # largest first: the last task to finish is a small one
+        pending.sort(key=lambda i: -cost[i])
     run_tasks(_analyze_pinned, [(refs[i], options) for i in pending], pending, finished, executor)
+
+
+def _eigen_cost(layer: Layer | None) -> int:
+    """Multiply-adds of a layer's Gram matrices and eigensolves, ``k (N M^2 + M^3)`` for ``k``
+    slices: the order in which a pool takes the tensors (longest processing time first keeps
+    the workers busy to the end; rows are put back in model order)."""
+    if layer is None:
+        return 0
+    return int(layer.num_slices) * (int(layer.N) * int(layer.M) ** 2 + int(layer.M) ** 3)
 
 
 def _warn_errors(results: list[LayerResult], description: str) -> None:
