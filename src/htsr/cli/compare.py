@@ -11,18 +11,6 @@ import click
 
 from htsr.cli._common import bad_input_exits, progress_bar
 
-#: Columns of the printed ranking (when present), after the rank and the model.
-_SHOWN = (
-    "accuracy",
-    "alpha",
-    "alpha_weighted",
-    "log_norm",
-    "log_spectral_norm",
-    "log_alpha_norm",
-    "stable_rank",
-    "mp_softrank",
-    "num_analysed",
-)
 _CORR_SHOWN = (
     "n",
     "kendall_tau",
@@ -114,6 +102,7 @@ def compare(
     a table ranked by --metric (best first: smaller is better for alpha and the log norms)
     and, with --accuracy, each metric's Kendall tau, Spearman rho, Pearson r, R^2 and RMSE
     against the accuracies."""
+    from htsr.compare import EXPECTED_SIGN
     from htsr.compare import compare as compare_models
 
     with bad_input_exits():
@@ -139,7 +128,9 @@ def compare(
     if quiet:
         return
     title = f"models ranked by {metric} (best first)"
-    _print_table(title, ranked, ("rank", *_SHOWN), "model", to_stderr=to_stdout)
+    # the compared metrics (one home: htsr.compare.EXPECTED_SIGN), when present
+    shown = ("rank", "accuracy", *EXPECTED_SIGN, "num_analysed")
+    _print_table(title, ranked, shown, "model", to_stderr=to_stdout)
     if result.correlations is not None:
         corr = result.correlations
         _print_table("correlation with accuracy", corr, _CORR_SHOWN, "metric", to_stderr=to_stdout)
