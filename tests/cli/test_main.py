@@ -199,3 +199,23 @@ def test_base_analyses_the_fine_tune_update(small_model: Path, tmp_path: Path) -
     assert table.loc["fc1.weight", "log_norm"] == pytest.approx(np.log10(np.sum(dW**2)), rel=1e-9)
     assert table.loc["extra.weight", "status"] == "skipped: not in base"
     assert "all-zero" in table.loc["fc2.weight", "status"]  # unchanged by the fine-tune: dW = 0
+
+
+def test_plots_without_matplotlib_fails_before_the_analysis(
+    small_model: Path, tmp_path: Path
+) -> None:
+    """A missing extra is named at once (exit 2, one line), not after the analysis."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; "  # as if the plot extra were missing
+        "from htsr.cli import main; main()"
+    )
+    args = ["analyze", str(small_model), "--plots", str(tmp_path / "figs")]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "htsr: error: --plots needs the optional dependency 'matplotlib'; "
+        "install it with: pip install 'htsr[plot]'"
+    ]
+    assert "fc1.weight" not in done.stdout  # nothing was analysed or printed

@@ -266,6 +266,11 @@ def analyze(
     check_output_file(json_path, "--json")
     check_output_file(html_path, "--html")
     check_output_dir(plots_dir, "--plots")
+    if plots_dir is not None:  # the figures need matplotlib: say so before the analysis
+        from htsr._optional import import_optional
+
+        with bad_input_exits():
+            import_optional("matplotlib", extra="plot", caller="--plots")
     if str(csv_path) == "-" and str(json_path) == "-":
         raise BadInput("--csv - and --json - both write to standard output; choose one")
     chosen = parse_columns(columns)
