@@ -9,26 +9,17 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from htsr.report.columns import RECORDED_COLUMNS
+
 #: Sweep kinds: the CLI name -> the column holding the setting.
 SWEEPS = {"batch_size": "batch_size", "l2": "l2"}
 
-#: Columns first in results.csv, in this order (the rest follow).
-RESULT_COLUMNS = (
-    "run",
-    "setting",
-    "seed",
-    "epoch",
-    "name",
-    "train_acc",
-    "test_acc",
-    "gap",
-    "alpha",
-    "phase",
-    "mp_softrank",
-    "spike_fraction",
-    "stable_rank",
-    "rank_collapse_fraction",
-)
+#: What a run records beside the spectral columns: the training outcome.
+TRAINING_COLUMNS = ("train_acc", "test_acc", "gap")
+#: Columns first in results.csv, in this order (the rest follow): the run's keys, the training
+#: outcome, then the columns the training monitor records (the ``recorded`` flag of the column
+#: registry, :data:`htsr.report.columns.RECORDED_COLUMNS`).
+RESULT_COLUMNS = ("run", "setting", "seed", "epoch", "name", *TRAINING_COLUMNS, *RECORDED_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +174,7 @@ __all__ = [
     "QUICK",
     "RESULT_COLUMNS",
     "SWEEPS",
+    "TRAINING_COLUMNS",
     "SweepConfig",
     "run_file",
     "with_values",

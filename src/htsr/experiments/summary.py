@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from htsr.experiments.config import SweepConfig
+from htsr.experiments.config import TRAINING_COLUMNS, SweepConfig
 from htsr.phases import Phase
+from htsr.report.columns import RECORDED_COLUMNS
 
 if TYPE_CHECKING:
     pass
@@ -23,17 +24,9 @@ if TYPE_CHECKING:
 #: (JMLR 2021, Section 5), as listed by :class:`htsr.phases.Phase`; a phase's rank is its
 #: position here (for Spearman correlations).
 PHASE_ORDER = tuple(p.value for p in Phase)
-#: Metrics summarised per setting (mean and standard deviation over seeds).
-TABLE_METRICS = (
-    "train_acc",
-    "test_acc",
-    "gap",
-    "alpha",
-    "mp_softrank",
-    "spike_fraction",
-    "stable_rank",
-    "rank_collapse_fraction",
-)
+#: Metrics summarised per setting (mean and standard deviation over seeds): the training
+#: outcome and the numeric columns the monitor records (registry flag ``recorded``).
+TABLE_METRICS = (*TRAINING_COLUMNS, *(c for c in RECORDED_COLUMNS if c != "phase"))
 #: Metrics correlated with the setting. ``phase_rank`` is the position in PHASE_ORDER.
 CORRELATED = ("alpha", "phase_rank", "test_acc", "gap", "mp_softrank", "stable_rank")
 #: The paper's ordering, as the sign of Spearman(batch size, metric): smaller batches give
