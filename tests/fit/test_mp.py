@@ -43,7 +43,7 @@ MIN_CLEAN_FRACTION = 0.99
 def esd(W: np.ndarray) -> np.ndarray:
     """Eigenvalues of X = W^T W / N (float64 Gram of the smaller side + eigvalsh)."""
     N = W.shape[0]
-    with threadpool_limits(1):  # the machine is shared: threaded BLAS oversubscribes (docs/engine.md)
+    with threadpool_limits(1):  # a shared machine: threaded BLAS oversubscribes (docs/engine.md)
         return sl.eigvalsh(W.T @ W / N)
 
 

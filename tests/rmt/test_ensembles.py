@@ -24,7 +24,7 @@ SPIKE_RTOL = 0.06
 
 
 def esd(W):
-    with threadpool_limits(1):  # threaded BLAS on a shared machine oversubscribes (DESIGN §5)
+    with threadpool_limits(1):  # threaded BLAS on a shared machine oversubscribes (docs/engine.md)
         return sl.eigvalsh(W.T @ W / W.shape[0])
 
 
