@@ -182,6 +182,31 @@ def rank_collapse_fraction(spectrum: Spectrum) -> float:
     return below if gap >= COLLAPSE_GAP_DECADES else 0.0
 
 
+def _top_abs(x: np.ndarray, *, filter_all: bool) -> np.ndarray | None:
+    """The ``k + 1`` largest non-zero ``|x_ij|`` (float64, the smallest first) of
+    :func:`element_tail_index`, or None when there are too few.
+
+    One float32 buffer of ``|x|``, partitioned in place: no float64 copy of the matrix and
+    no second copy for the selection. Zeros (and, with ``filter_all``, NaNs) are removed
+    first, only when there are any; NaNs sort above every number, so a NaN among the
+    returned values tells the caller to filter. The same selection, element order and sum as
+    ``np.partition(a[a > 0], ...)`` on ``a = |float32(x)|``.
+    """
+    if x.dtype == np.float32:
+        a = np.abs(x, order="C").reshape(-1)
+    else:  # a new float32 array (bf16, fp16 widened exactly; float64 rounded), |.| in place
+        a = np.array(x, dtype=np.float32, order="C").reshape(-1)
+        np.abs(a, out=a)
+    if filter_all or np.count_nonzero(a) < a.size:
+        a = a[a > 0]
+    k = max(ELEMENT_TAIL_MIN_COUNT, int(ELEMENT_TAIL_FRACTION * a.size))
+    if a.size <= k:
+        return None
+    a.partition(a.size - k - 1)
+    top: np.ndarray = a[a.size - k - 1 :].astype(np.float64)
+    return top
+
+
 def element_tail_index(matrix: np.ndarray) -> float:
     r"""Hill estimate of the tail exponent ``mu`` of the entries ``|W_ij|``.
 
@@ -203,12 +228,12 @@ def element_tail_index(matrix: np.ndarray) -> float:
     >>> round(element_tail_index(W), 1)
     3.0
     """
-    a = np.abs(np.asarray(matrix, dtype=np.float32)).ravel()
-    a = a[a > 0]
-    k = max(ELEMENT_TAIL_MIN_COUNT, int(ELEMENT_TAIL_FRACTION * a.size))
-    if a.size <= k:
+    top = _top_abs(np.asarray(matrix), filter_all=False)
+    if top is not None and np.isnan(top).any():  # NaN entries: left out, like the zeros
+        top = _top_abs(np.asarray(matrix), filter_all=True)
+    if top is None:
         return math.nan
-    top = np.partition(a, a.size - k - 1)[a.size - k - 1 :].astype(np.float64)
+    k = top.size - 1
     x_k1 = top.min()
     logs = np.log(top / x_k1)
     total = float(np.sum(logs))
