@@ -40,7 +40,8 @@ def baseline_seconds(matrices: list[np.ndarray]) -> float:
 
 def engine_seconds(path: Path) -> float:
     """Issue 2's scope alone: read every tensor, decide its row, ESD, norm and rank metrics."""
-    from htsr.analysis import _analyze_iv, _spectra, layer_of, skip_reason
+    from htsr.analysis import _analyze_iv
+    from htsr.compute import _spectra, layer_of, skip_reason
     from htsr.metrics import norm_metrics
     from htsr.sources import open_model
 
