@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         HtsrError,
         LayerError,
         LayerErrorsWarning,
+        LayerSkippedError,
         SourceError,
     )
     from htsr.report import LayerResult, Report, load_report
@@ -70,6 +71,7 @@ _API = {
     "HtsrError": "htsr.errors",
     "LayerError": "htsr.errors",
     "LayerErrorsWarning": "htsr.errors",
+    "LayerSkippedError": "htsr.errors",
     "SourceError": "htsr.errors",
     "LayerResult": "htsr.report",
     "Report": "htsr.report",
@@ -110,6 +112,7 @@ __all__ = [
     "LayerError",
     "LayerErrorsWarning",
     "LayerResult",
+    "LayerSkippedError",
     "Report",
     "SourceError",
     "Spectrum",

@@ -31,7 +31,7 @@ from htsr.compute import (
     error_row,
     plan_tensor,
 )
-from htsr.errors import HtsrError, LayerErrorsWarning
+from htsr.errors import HtsrError, LayerErrorsWarning, LayerSkippedError
 from htsr.layers import Layer, parse_kinds
 from htsr.metrics import fit_layer
 from htsr.phases import classify_layer
@@ -145,7 +145,16 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     Errors of the layer itself (NaN/Inf, all zero) become an ``error:`` row; errors that are
     not the layer's fault (unreadable file) propagate.
     """
-    return _assemble(plan_tensor(ref, options), compute_tensor(ref, options))
+    planned = plan_tensor(ref, options)
+    try:
+        return _assemble(planned, compute_tensor(ref, options))
+    except LayerSkippedError as e:
+        return _skipped(planned, e.reason)
+
+
+def _skipped(planned: list[PlannedRow], why: str) -> list[LayerResult]:
+    """Every row of a tensor found to have nothing to analyse once loaded (a zero update)."""
+    return [_unanalysed(p, f"skipped: {p.skip or why}") for p in planned]
 
 
 def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[str, Any]:
@@ -176,6 +185,8 @@ def _results(
     row, as one of its computation is."""
     if outcome.error_row is not None:
         return [LayerResult(ref.name, outcome.error_row)]
+    if outcome.skipped is not None:
+        return _skipped(planned, outcome.skipped)
     try:
         return _assemble(planned, outcome.computed)
     except HtsrError:

@@ -21,7 +21,7 @@ import numpy as np
 from htsr._execution import pinned_blas
 from htsr.cache import CachedPart
 from htsr.entries import element_tail_index
-from htsr.errors import HtsrError, LayerError
+from htsr.errors import HtsrError, LayerError, LayerSkippedError
 from htsr.layers import (
     Layer,
     LayerKind,
@@ -250,17 +250,23 @@ class TensorOutcome:
     error_row : dict or None
         The whole tensor's row when its analysis failed unexpectedly (then ``computed`` is
         empty).
+    skipped : str or None
+        Why the whole tensor turned out to have nothing to analyse once loaded
+        (:class:`~htsr.errors.LayerSkippedError`: a zero fine-tune update), else None.
     """
 
     computed: Computed
     error_row: dict[str, Any] | None = None
+    skipped: str | None = None
 
 
 def compute_tensor(ref: TensorRef, options: AnalysisOptions) -> Computed:
     """Load one tensor and compute the spectra of each of its analysed rows.
 
     Errors of the layer itself (NaN/Inf, all zero) become the row's reason (re-raised with
-    ``on_error="raise"``); errors that are not the layer's fault (unreadable file) propagate.
+    ``on_error="raise"``); errors that are not the layer's fault (unreadable file) propagate,
+    and so does :class:`~htsr.errors.LayerSkippedError` (nothing to analyse: every row of the
+    tensor is skipped).
     """
     todo = [p for p in plan_tensor(ref, options) if p.skip is None]
     computed: Computed = {}
@@ -270,6 +276,8 @@ def compute_tensor(ref: TensorRef, options: AnalysisOptions) -> Computed:
             spectrum = low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)
             # the entries' tail is not formed for a low-rank update
             computed[todo[0].name] = [CachedPart(todo[0].name, spectrum, None, math.nan)]
+        except LayerSkippedError:
+            raise
         except LayerError as e:
             if options.on_error == "raise":
                 raise
@@ -289,9 +297,12 @@ def compute_tensor(ref: TensorRef, options: AnalysisOptions) -> Computed:
 
 def compute_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> TensorOutcome:
     """:func:`compute_tensor`, with any unexpected failure of the layer recorded in its row
-    (:class:`~htsr.errors.HtsrError`, e.g. a source's failure, propagates)."""
+    and a tensor with nothing to analyse recorded as skipped (another
+    :class:`~htsr.errors.HtsrError`, e.g. a source's failure, propagates)."""
     try:
         return TensorOutcome(compute_tensor(ref, options))
+    except LayerSkippedError as e:  # not a failure: never raised, whatever ``on_error``
+        return TensorOutcome({}, skipped=e.reason)
     except HtsrError:
         raise
     except Exception as e:  # a layer's unexpected failure: record it, go on
