@@ -75,10 +75,23 @@ def normaliser(alpha: float, big_l: float | None) -> float:
 
 
 def log_pdf(lny: FloatArray, xmin: float, alpha: float, big_l: float | None) -> FloatArray:
-    """Log-density of the (truncated) power law at ``x = xmin e^lny``, for every point."""
-    ll = math.log(alpha - 1.0) - math.log(xmin) - alpha * lny
-    if big_l is not None:
-        ll -= math.log(normaliser(alpha, big_l))
+    """Log-density of the (truncated) power law at ``x = xmin e^lny``, for every point.
+
+    ``ln(alpha - 1) - ln xmin - alpha l - ln Z``. A truncated law may have ``alpha <= 1``
+    (``alpha - 1`` and ``Z`` then share their sign; at ``alpha = 1`` the density is
+    ``1 / (x L)``); an untruncated one needs ``alpha > 1`` (ValueError otherwise).
+    """
+    if alpha > 1.0:
+        ll = math.log(alpha - 1.0) - math.log(xmin) - alpha * lny
+        if big_l is not None:
+            ll -= math.log(normaliser(alpha, big_l))
+    elif big_l is None:
+        raise ValueError(f"an untruncated power law needs alpha > 1; got {alpha}")
+    elif alpha == 1.0 or abs((alpha - 1.0) * big_l) < FLAT:
+        ll = -math.log(xmin) - lny - math.log(big_l)
+    else:  # alpha < 1: ln((1 - alpha) / -Z), -Z = expm1((1 - alpha) L) > 0
+        ll = math.log(1.0 - alpha) - math.log(xmin) - alpha * lny
+        ll -= math.log(math.expm1((1.0 - alpha) * big_l))
     return np.asarray(ll, dtype=np.float64)
 
 

@@ -411,6 +411,9 @@ def compare_tail(evals: ArrayLike | EigenSample, fit: PowerLawFit) -> TailCompar
         return TailComparison.failed(
             FitStatus.FAILED, f"the power-law fit is not ok ({fit.status}: {fit.message})"
         )
+    if not (fit.truncated or fit.alpha > 1.0):
+        msg = f"an untruncated power law needs alpha > 1; got {fit.alpha}"
+        return TailComparison.failed(FitStatus.INVALID_INPUT, msg)
     sample = as_sample(evals)
     if not sample.ok:
         return TailComparison.failed(sample.status, sample.message)
