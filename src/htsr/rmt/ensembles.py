@@ -91,7 +91,8 @@ def spike_strength(
     3.0
     """
     b = np.asarray(location, dtype=np.float64) / sigma**2 - 1.0 - 1.0 / Q
-    return 0.5 * (b + np.sqrt(np.maximum(b * b - 4.0 / Q, 0.0)))
+    theta = 0.5 * (b + np.sqrt(np.maximum(b * b - 4.0 / Q, 0.0)))
+    return np.maximum(theta, bbp_threshold(Q))
 
 
 def spiked_matrix(
