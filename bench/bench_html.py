@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 import htsr
+import htsr.analysis  # the package root is lazy: its import is not timed with the analysis
 from htsr.rmt import gaussian_matrix, pareto_matrix, spiked_matrix
 
 
