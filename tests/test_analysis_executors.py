@@ -173,6 +173,20 @@ def test_package_root_names_load_on_first_use() -> None:
         htsr.not_a_name  # noqa: B018
 
 
+def test_functions_named_like_their_module_stay_functions() -> None:
+    """``htsr.compare`` / ``htsr.distances`` are the functions even when their submodules were
+    imported first (which binds a submodule on the package), in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import htsr.distances, htsr.compare, htsr; "
+        "print(callable(htsr.compare), callable(htsr.distances))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+
+
 def test_fits_failing_in_the_caller_give_the_tensors_error_row(
     checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

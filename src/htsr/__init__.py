@@ -37,6 +37,8 @@ Training (htsr.monitor, htsr.experiments; extras ``monitor``, ``experiments``)
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from htsr._version import __version__
@@ -79,6 +81,23 @@ _API = {
     "Spectrum": "htsr.spectrum",
     "esd": "htsr.spectrum",
 }
+
+
+#: API functions named like the submodule that defines them (``htsr.compare`` the function,
+#: in ``htsr/compare.py``). Importing a submodule binds it on the package (``import
+#: htsr.compare``), which would hide the function; the package's ``__setattr__`` binds the
+#: function instead, as the eager ``from htsr.compare import compare`` used to.
+_SHADOWED = frozenset({"compare", "distances"})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
