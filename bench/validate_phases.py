@@ -316,6 +316,14 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
         cells = " | ".join(str(table[k][p]) for p in phases)
         lines.append(f"| {k} | {cells} | {table[k][k]}/{tot} = {100 * table[k][k] / tot:.1f}% |")
     lines += ["", f"**Overall: {correct}/{n} = {100 * correct / n:.1f}%**", ""]
+    if lo >= MU_MODERATE:
+        lines += [
+            f"Pareto mu >= {MU_MODERATE:g} is Table 1's weakly heavy-tailed class: the "
+            "heavy_tailed row counts `heavy_tailed`, which is not the expected phase here. With "
+            "E[n] < 1 (below) the ESD is an MP bulk: expected random_like, class weakly "
+            "heavy-tailed (the class column of the tables below).",
+            "",
+        ]
     lines += [
         "## Accuracy by M",
         "",
