@@ -8,8 +8,10 @@ for the Pareto kind, per ``mu`` bin (Table 1's classes and finer) and per ``E[n]
 expected number of entries beyond the MP edge (:func:`htsr.rmt.zoo.expected_outliers`, recorded
 per matrix); the Pareto kind is also scored by phase where ``E[n] >= 1`` and by class (of
 ``element_mu``) where ``E[n] < 1``, next to the raw table; and the tail exponent of the outliers
-(:func:`htsr.phases.outlier_tail_alpha`) is summarised per kind. One core (BLAS pinned to 1
-thread); ~75 s CPU for 55 per kind.
+(:func:`htsr.phases.outlier_tail_alpha`) and the localization of their eigenvectors (a candidate
+measured with its cost, not a rule) are summarised per kind. One core (BLAS pinned to 1
+thread); ~200 s CPU for 55 per kind, over half of it the localization (a second eigensolve
+with vectors).
 
     nice python bench/validate_phases.py [--per-kind 55] [--seed 0] [--mu-range 0.5 3.5]
 
