@@ -44,6 +44,7 @@ from htsr.errors import (
     HtsrError,
     LayerError,
     LayerErrorsWarning,
+    LayerSkippedError,
     SourceError,
 )
 from htsr.report import LayerResult, Report, load_report
@@ -57,6 +58,7 @@ __all__ = [
     "LayerError",
     "LayerErrorsWarning",
     "LayerResult",
+    "LayerSkippedError",
     "Report",
     "SourceError",
     "Spectrum",

@@ -21,7 +21,7 @@ import numpy as np
 
 from htsr._execution import executor_iv, pinned_blas, run_tasks
 from htsr.cache import CachedPart, LayerCache, cache_key, content_identity, file_identity
-from htsr.errors import HtsrError, LayerError, LayerErrorsWarning
+from htsr.errors import HtsrError, LayerError, LayerErrorsWarning, LayerSkippedError
 from htsr.layers import (
     Layer,
     LayerKind,
@@ -314,6 +314,10 @@ def _assemble(
     return results
 
 
+def _skipped(planned: list[PlannedRow], why: LayerSkippedError) -> list[LayerResult]:
+    return [_unanalysed(p, f"skipped: {p.skip or why.reason}") for p in planned]
+
+
 def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult]:
     """Analyse one tensor: one result (or one per part of a fused projection, or per slice
     when not pooled).
@@ -330,12 +334,17 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
             spectrum = low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)
             # the entries' tail is not formed for a low-rank update
             computed[todo[0].name] = [CachedPart(todo[0].name, spectrum, None, math.nan)]
+        except LayerSkippedError as e:
+            return _skipped(planned, e)
         except LayerError as e:
             if options.on_error == "raise":
                 raise
             computed[todo[0].name] = e.reason
     elif todo:
-        array = ref.load()
+        try:
+            array = ref.load()
+        except LayerSkippedError as e:
+            return _skipped(planned, e)
         for p in todo:
             try:
                 computed[p.name] = _compute(array, p, options)

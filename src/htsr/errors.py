@@ -50,6 +50,15 @@ class LayerError(HtsrError, ValueError):
         super().__init__(f"layer {layer!r}: {reason}")
 
 
+class LayerSkippedError(LayerError):
+    """A layer with nothing to analyse, which is not a failure: a fine-tune update that is exactly
+    zero (the layer was frozen), or a LoRA update whose product is zero (an untrained adapter).
+
+    Its row says ``skipped: <reason>``, it is not counted among the failed layers, and
+    ``on_error="raise"`` does not raise it.
+    """
+
+
 class MissingExtraError(HtsrError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
@@ -76,6 +85,7 @@ __all__ = [
     "HtsrError",
     "LayerError",
     "LayerErrorsWarning",
+    "LayerSkippedError",
     "MissingExtraError",
     "NegativeEigenvalueWarning",
     "SourceError",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from htsr.errors import LayerError
+from htsr.errors import LayerError, LayerSkippedError
 from htsr.spectrum import Spectrum
 
 
@@ -77,7 +77,9 @@ def low_rank_esd(
     N, M = max(left.shape[0], right.shape[1]), min(left.shape[0], right.shape[1])
     evals = np.sort(singular[: min(M, len(singular))] ** 2) / N
     if evals.size == 0 or evals[-1] <= 0:
-        raise LayerError(name, "all-zero matrix (every singular value is 0)")
+        raise LayerSkippedError(
+            name, "zero update (the factors' product is 0: an untrained adapter?)"
+        )
     return Spectrum(evals=evals, N=int(N), M=int(M), stored_dtype=stored_dtype)
 
 

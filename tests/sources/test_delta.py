@@ -20,8 +20,10 @@ def _models(rng: np.random.Generator) -> tuple[dict, dict]:
         "b.weight": rng.standard_normal((60, 30)).astype(np.float32),
         "c.weight": rng.standard_normal((50, 20)).astype(np.float32),
         "a.bias": rng.standard_normal(80).astype(np.float32),
+        "frozen.weight": rng.standard_normal((40, 30)).astype(np.float32),
     }
     tuned = {
+        "frozen.weight": base["frozen.weight"].copy(),  # left frozen by the fine-tune
         "a.weight": base["a.weight"] + 0.1 * rng.standard_normal((80, 40)).astype(np.float32),
         "b.weight": rng.standard_normal((60, 31)).astype(np.float32),  # shape differs
         "new.weight": rng.standard_normal((50, 20)).astype(np.float32),  # not in base
@@ -40,6 +42,9 @@ def test_analyze_with_base_analyses_the_update(global_random_seed: int) -> None:
     assert rows.loc["b.weight", "status"] == "skipped: shape differs (model 60x31, base 60x30)"
     assert rows.loc["new.weight", "status"] == "skipped: not in base"
     assert rows.loc["a.weight", "status"] == "ok"
+    # a frozen layer is not a failure: no error row, no warning about failed layers
+    assert rows.loc["frozen.weight", "status"] == "skipped: unchanged from base (W = W_base)"
+    assert not rows["status"].str.startswith("error").any()
     assert "c.weight" not in rows.index  # only in the base: no row
     delta = tuned["a.weight"].astype(np.float64) - base["a.weight"].astype(np.float64)
     expected = np.sort(np.linalg.svd(delta, compute_uv=False) ** 2 / 80)

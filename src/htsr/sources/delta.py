@@ -9,7 +9,8 @@ computed in float64 (the difference of two float32, float16 or bfloat16 numbers 
 float64), one pair in memory at a time; the loader is a ``functools.partial`` of the two lazy
 refs, so it pickles for process and Dask executors when they do. A tensor missing in the base,
 or of another shape, becomes an :class:`UnpairedRef` whose row says ``skipped: not in base`` or
-``skipped: shape differs (...)``. Tensors only in the base are ignored.
+``skipped: shape differs (...)``. A tensor equal to its base (a frozen layer) has a zero update:
+its row says ``skipped: unchanged from base``. Tensors only in the base are ignored.
 
 A LoRA adapter (:class:`~htsr.sources.peft.LowRankRef`) is an update already: with a base its
 rows are the update ``dW`` and, named ``<name>:merged``, the merged weight ``W_base + dW``.
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from htsr.errors import LayerSkippedError
 from htsr.sources.base import TensorRef
 from htsr.sources.peft import LowRankRef
 from htsr.sources.resolve import ModelSource
@@ -43,10 +45,22 @@ def _as(cls: type[TensorRef], ref: TensorRef, **changes: Any) -> Any:
     return cls(**values)
 
 
+#: Status reason of a tensor whose update is exactly zero.
+UNCHANGED = "unchanged from base (W = W_base)"
+
+
 def difference(ref: TensorRef, base: TensorRef) -> np.ndarray:
-    """``ref.load() - base.load()`` in float64 (never modifies either tensor's data)."""
+    """``ref.load() - base.load()`` in float64 (never modifies either tensor's data).
+
+    Raises
+    ------
+    LayerSkippedError
+        When the update is exactly zero (a layer the fine-tune left frozen).
+    """
     delta = np.array(ref.load(), dtype=np.float64)  # a copy: the source's data stays intact
     delta -= np.asarray(base.load(), dtype=np.float64)
+    if not delta.any():
+        raise LayerSkippedError(ref.name, UNCHANGED)
     return delta
 
 
@@ -105,4 +119,12 @@ def with_base(source: ModelSource, base: ModelSource) -> ModelSource:
     )
 
 
-__all__ = ["MERGED_SUFFIX", "UnpairedRef", "delta_refs", "difference", "merged", "with_base"]
+__all__ = [
+    "MERGED_SUFFIX",
+    "UNCHANGED",
+    "UnpairedRef",
+    "delta_refs",
+    "difference",
+    "merged",
+    "with_base",
+]
