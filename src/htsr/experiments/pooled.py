@@ -71,7 +71,11 @@ def pooled_fits(
     for value in config.values:
         evals = pooled_esd(esd_dir, config, value, layer)
         evals = evals[evals > 0]
-        row = {config.kind: value, "n": int(evals.size), "alpha": math.nan}
+        row: dict[str, float | str | None] = {
+            config.kind: value,
+            "n": int(evals.size),
+            "alpha": math.nan,
+        }
         row |= {"spike_fraction": math.nan, "softrank": math.nan, "phase": None}
         if evals.size >= 10:
             pl = fit_power_law(evals)
