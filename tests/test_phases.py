@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from htsr.fit.mp import fit_mp, mp_ppf
 from htsr.fit.powerlaw import fit_power_law
 from htsr.metrics import element_tail_index, norm_metrics
 from htsr.phases import (
+    ALPHA_MODERATE,
     COLLAPSE_GAP_DECADES,
     DECAY_SPIKE_FRACTION,
     NO_BULK_SPIKE_FRACTION,
@@ -20,10 +22,13 @@ from htsr.phases import (
     Universality,
     classify_layer,
     collapse_gap,
+    decide,
+    gather_evidence,
+    outlier_tail_alpha,
     phase_counts,
     universality_class,
 )
-from htsr.rmt import pareto_matrix
+from htsr.rmt import bbp_threshold, pareto_matrix, spike_location, spike_strength
 from htsr.rmt.zoo import KINDS, zoo_specs
 from htsr.spectrum import Spectrum, esd
 
@@ -159,6 +164,56 @@ def test_heavy_tailed_no_bulk() -> None:
     assert r.universality is Universality.VERY_HEAVY_TAILED
     # mu from the project's calibration at 1024 x 512: alpha ~ 1 + mu/2 gives mu near 1
     assert 0.5 < r.mu < 1.6, r.mu
+
+
+def _strength_tail(n: int, alpha: float, theta0: float, q: float = N / M) -> np.ndarray:
+    """Outliers of ``n`` rank-one perturbations whose strengths are the quantiles of a power law
+    of density exponent ``alpha`` above ``theta0`` (single large entries: alpha = 1 + mu/2)."""
+    u = (np.arange(n) + 0.5) / n
+    return np.array([spike_location(t, q) for t in theta0 * (1 - u) ** (-1 / (alpha - 1))])
+
+
+def test_outlier_tail_alpha_reads_the_strengths_not_the_eigenvalues() -> None:
+    # strengths from just above the BBP threshold with alpha 2.5 (Pareto entries, mu = 3): the
+    # map lambda(theta) is flat there, so the eigenvalues pile up at the edge and their own
+    # power law is steep; the strengths' MLE gives the entries' tail back
+    theta0 = 1.05 * bbp_threshold(N / M)
+    out = _strength_tail(400, 2.5, theta0)
+    thr = spike_location(theta0, N / M)
+    a, se = outlier_tail_alpha(out, threshold=thr * (1 - 1e-12), sigma=1.0, Q=N / M)
+    assert a == pytest.approx(2.5, abs=2 * se) and se == pytest.approx((a - 1) / 20)
+    raw = 1 + out.size / np.sum(np.log(out / thr))
+    assert raw > a + 10 * se, raw
+    # too few outliers: no exponent
+    assert math.isnan(outlier_tail_alpha(out[:3], threshold=thr, sigma=1.0, Q=N / M)[0])
+
+
+def test_heavy_entries_with_a_heavy_outlier_tail_are_heavy_tailed() -> None:
+    # an MP bulk and 8 outliers (1.6%) of Pareto-entry strengths (alpha 2.5) from the TW-widened
+    # edge: heavy-tailed when the entries are, whatever the pipeline's alpha; a few spikes when
+    # they are not (Gaussian entries, element mu ~9)
+    bulk = mp_bulk()
+    fit = fit_mp(bulk, N, M)
+    theta_t = float(spike_strength(fit.threshold, N / M, fit.sigma))
+    evals = with_top(bulk, fit.sigma**2 * _strength_tail(8, 2.5, 1.02 * theta_t))
+    s = Spectrum(np.sort(evals), N, M)
+    mp, pl = fit_mp(s.evals, N, M), fit_power_law(s.evals)
+    ev = gather_evidence(s, mp=mp, power_law=pl, element_mu=3.0)
+    assert ev.num_spikes == 8 and ev.outlier_alpha - ev.outlier_alpha_se < 4, ev
+    r = classify_layer(s, mp=mp, power_law=pl, element_mu=3.0)
+    assert r.phase is Phase.HEAVY_TAILED and r.outlier_alpha == ev.outlier_alpha
+    assert decide(replace(ev, element_mu=9.0)) is not Phase.HEAVY_TAILED
+    # the pipeline's alpha above 6 (fitted from inside the bulk edge): the outliers decide ...
+    steep = replace(ev, alpha=12.0)
+    assert steep.entries_tail and decide(steep) is Phase.HEAVY_TAILED
+    # ... and only when their tail is heavy within its error, from enough of them
+    assert decide(replace(steep, outlier_alpha=6.0, outlier_alpha_se=1.5)) is not (
+        Phase.HEAVY_TAILED
+    )
+    assert decide(replace(steep, outlier_alpha=math.nan, outlier_alpha_se=math.nan)) is not (
+        Phase.HEAVY_TAILED
+    )
+    assert steep.alpha > ALPHA_MODERATE
 
 
 def test_rank_collapse_exact_zeros() -> None:
@@ -317,3 +372,17 @@ def test_zoo_accuracy(global_random_seed: int) -> None:
     assert ok.mean() >= MIN_OVERALL, list(zip(kinds[~ok], np.array(found)[~ok], strict=True))
     for k in KINDS:
         assert ok[kinds == k].mean() >= MIN_PER_KIND, (k, np.array(found)[kinds == k])
+
+
+def test_minilm_no_steep_layer_is_heavy_tailed(minilm_dir) -> None:  # type: ignore[no-untyped-def]
+    # the issue's hard line on the real all-MiniLM-L6-v2 (the 37 encoder and pooler layers; the
+    # word embeddings, alpha ~4.5, cost most and are left out): no layer whose printed alpha is
+    # above 6 is heavy_tailed or very/moderately heavy-tailed
+    import htsr
+
+    df = htsr.analyze(minilm_dir, layers=r"encoder|pooler").analysed
+    assert len(df) == 37
+    steep = df[df["alpha"] > ALPHA_MODERATE]
+    assert len(steep) >= 3, df[["name", "alpha"]]  # layer.4/5 value, layer.5 key, the pooler
+    assert not steep["phase"].eq("heavy_tailed").any(), steep[["name", "phase"]]
+    assert steep["universality"].isin(["weakly_heavy_tailed", "none"]).all()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from htsr._execution import executor_iv, pinned_blas, run_tasks
+from htsr._validation import is_int
 from htsr.cache import CachedPart, LayerCache, cache_key, content_identity, file_identity
 from htsr.errors import HtsrError, LayerError, LayerErrorsWarning, LayerSkippedError
 from htsr.layers import (
@@ -95,10 +96,10 @@ def _analyze_iv(
     max_N: int | None = None,
 ) -> AnalysisOptions:
     """Validate and standardise the options of :func:`analyze`."""
-    if not _is_int(min_evals) or min_evals < 1:
+    if not is_int(min_evals) or min_evals < 1:
         raise ValueError(f"`min_evals` must be an int >= 1; got {min_evals!r}")
     for arg, cap in (("max_evals", max_evals), ("max_N", max_N)):
-        if cap is not None and (not _is_int(cap) or cap < 1):
+        if cap is not None and (not is_int(cap) or cap < 1):
             raise ValueError(f"`{arg}` must be None or an int >= 1; got {cap!r}")
     if solver_dtype not in SOLVER_DTYPES:
         raise ValueError(f"`solver_dtype` must be one of {SOLVER_DTYPES}; got {solver_dtype!r}")
@@ -127,10 +128,6 @@ def _analyze_iv(
         max_evals=None if max_evals is None else int(max_evals),
         max_N=None if max_N is None else int(max_N),
     )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import ml_dtypes
 import numpy as np
 from scipy.special import logsumexp
 
+from htsr.fit._data import as_sample
 from htsr.fit.alternatives import TailComparison, compare_tail
 from htsr.fit.mp import MPFit, fit_mp
 from htsr.fit.powerlaw import PIPELINE_FIT, PowerLawFit
@@ -393,11 +394,13 @@ def fit_layer(spectrum: Spectrum) -> LayerFits:
     """Norm metrics, power-law fit (:data:`htsr.fit.powerlaw.PIPELINE_FIT`) with alternatives,
     and MP fit of a spectrum.
 
-    Never raises on degenerate spectra: each fit reports its own status.
+    Never raises on degenerate spectra: each fit reports its own status. The eigenvalues are
+    validated and sorted once (:func:`htsr.fit._data.as_sample`) for the three fits.
     """
     norm = norm_metrics(spectrum)
-    power_law = PIPELINE_FIT.fit(spectrum.evals)
-    tail = compare_tail(spectrum.evals, power_law)
-    mp = fit_mp(spectrum.evals, spectrum.N, spectrum.M)
+    sample = as_sample(spectrum.evals)
+    power_law = PIPELINE_FIT.fit(sample)
+    tail = compare_tail(sample, power_law)
+    mp = fit_mp(sample, spectrum.N, spectrum.M)
     lan = log_alpha_norm(spectrum, power_law.alpha if power_law.ok else math.nan)
     return LayerFits(norm, power_law, tail, mp, lan)

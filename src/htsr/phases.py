@@ -26,9 +26,14 @@ The classification runs in three steps: :func:`gather_evidence` measures (a froz
    without a bulk is weakly heavy tailed, never heavy tailed).
 3. **random_like** -- no eigenvalue beyond the TW-widened MP edge ``lambda_plus + c tw``.
 4. outliers, and the entries heavy tailed (``element_mu < MU_MODERATE``) with
-   ``alpha <= ALPHA_MODERATE``: **heavy_tailed**. At finite size a moderately heavy-tailed
-   matrix (Pareto ``2 < mu < 4``, M 128-1024) keeps an MP-like bulk with a few outliers, which
-   no spectral quantity tells from spikes (docs/phases.md); its entries do.
+   ``alpha <= ALPHA_MODERATE`` or with a heavy tail of outliers (``outlier_alpha`` less than
+   ``OUTLIER_SE_MARGIN`` standard errors above ``HEAVY_TAIL_ALPHA``, from at least
+   :data:`MIN_TAIL_POINTS` outliers): **heavy_tailed**. At finite size a moderately
+   heavy-tailed matrix (Pareto ``2 < mu < 4``, M 128-2048) keeps an MP-like bulk with a few
+   outliers, one per entry large enough to leave the bulk; the pipeline's alpha, fitted from an
+   ``xmin`` inside the bulk edge, is then 6-20 and describes the edge, not those outliers.
+   ``outlier_alpha`` is the tail exponent of the outliers' strengths
+   (:func:`outlier_tail_alpha`): ``1 + mu/2`` for single large entries.
 5. **bulk_spikes** -- every outlier is well separated from the bulk: the lowest one is at least
    ``(1 + SEPARATED_REL) lambda_plus`` (a scale separates signal from noise).
 6. outliers reach the edge and make up at least :data:`DECAY_SPIKE_FRACTION` of the ESD: a tail.
@@ -44,7 +49,9 @@ The universality class (:func:`universality_class`) and the element tail exponen
 the phases with a tail (bulk_decay, heavy_tailed); the others have class ``none`` and ``mu`` NaN.
 The class never contradicts ``alpha``: ``alpha < 2`` very, ``2-4`` moderately, above 6 weakly
 heavy tailed whatever ``mu`` says; between 4 and 6 ``mu`` decides (the entries' own exponent
-when measured, else the calibrated one); bulk_decay is weakly heavy tailed.
+when measured, else the calibrated one); bulk_decay is weakly heavy tailed. One exception, a
+layer made heavy-tailed by rule 4's outlier tail: there ``alpha`` is fitted from inside the bulk
+edge and is not the tail's exponent, and the class is Table 1's for ``element_mu``.
 docs/phases.md gives the validation on a zoo of generated matrices and on trained networks.
 """
 
@@ -130,6 +137,10 @@ MU_VERY, MU_MODERATE = 2.0, 4.0
 ALPHA_VERY, ALPHA_MODERATE = 2.0, 6.0
 #: Fewest outliers for the tail exponent fit (below this the fit is not attempted).
 MIN_TAIL_POINTS = 4
+#: Standard errors the outliers' tail exponent may sit above ``HEAVY_TAIL_ALPHA`` and still
+#: count as heavy (rule 4): the question is whether the outliers are consistent with a heavy tail,
+#: and from 4-20 outliers the MLE's standard error ``(alpha - 1)/sqrt(n)`` is 20-50% of it.
+OUTLIER_SE_MARGIN = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +178,9 @@ class PhaseResult:
         The largest gap, in decades, with at least :data:`COLLAPSE_MIN_FRACTION` below it.
     element_mu : float
         Hill estimate of the entries' tail exponent (NaN when not measured).
+    outlier_alpha : float
+        Tail exponent of the outliers' strengths (:func:`outlier_tail_alpha`; NaN when fewer
+        than :data:`MIN_TAIL_POINTS` outliers or no MP bulk).
     """
 
     phase: Phase | None
@@ -182,6 +196,7 @@ class PhaseResult:
     collapse_fraction: float
     collapse_gap: float
     element_mu: float = math.nan
+    outlier_alpha: float = math.nan
 
     def as_row(self) -> dict[str, object]:
         """The table columns: ``phase``, ``phase_reason``, ``universality``, ``mu``,
@@ -296,6 +311,54 @@ def _mu(alpha: float, N: int, M: int) -> tuple[float, bool]:
     return math.nan, bool(keep.any() and alpha > np.max(curve[keep]))
 
 
+def outlier_tail_alpha(
+    outliers: np.ndarray, *, threshold: float, sigma: float, Q: float
+) -> tuple[float, float]:
+    r"""Tail exponent of the outliers' strengths, and its standard error.
+
+    Each outlier ``lambda_i > t`` (``t`` the TW-widened MP edge) is mapped back to the strength
+    ``theta_i`` of the rank-one perturbation that puts it there (:func:`htsr.rmt.spike_strength`,
+    the inverse of ``lambda = sigma^2 (1 + theta)(1 + 1/(Q theta))``), and the power law is
+    fitted to the strengths from ``theta_t``, the strength that lands at ``t``:
+
+    .. math:: \hat\alpha = 1 + n \Big/ \sum_{i=1}^{n} \ln(\theta_i / \theta_t), \qquad
+              \mathrm{se} = (\hat\alpha - 1) / \sqrt{n}
+
+    (Clauset, Shalizi & Newman 2009, eqs. 3.1 and 3.2). A large entry ``W_ij = x`` of a matrix
+    with bulk scale ``sigma`` has strength ``x^2 / (N sigma^2)`` (Benaych-Georges & Nadakuditi
+    2011), so for entries with tail ``P(|x| > s) ~ s^{-mu}`` the strengths have density exponent
+    ``1 + mu/2``. The map matters: near the edge ``lambda`` is quadratic in ``theta``, which
+    piles the outliers up just beyond ``t``, and a power law fitted to the eigenvalues themselves
+    reads 5-20 for Pareto ``mu ~ 3`` (docs/phases.md). NaN for fewer than
+    :data:`MIN_TAIL_POINTS` outliers or an invalid ``sigma``.
+
+    Examples
+    --------
+    >>> from htsr.rmt import spike_location
+    >>> theta = 2.0 * (1.0 - np.random.default_rng(0).random(400)) ** (-1 / 1.5)  # alpha 2.5
+    >>> lam = np.array([spike_location(t, 2.0) for t in theta])
+    >>> a, se = outlier_tail_alpha(lam, threshold=spike_location(2.0, 2.0), sigma=1.0, Q=2.0)
+    >>> round(a, 2), round(se, 2)  # the strengths' own MLE, to round-off
+    (2.35, 0.07)
+    >>> round(1 + 400 / float(np.sum(np.log(theta / 2.0))), 2)
+    2.35
+    """
+    from htsr.rmt.ensembles import spike_strength
+
+    x = np.asarray(outliers, dtype=np.float64)
+    x = x[x > threshold]
+    n = int(x.size)
+    if n < MIN_TAIL_POINTS or not (math.isfinite(sigma) and sigma > 0):
+        return math.nan, math.nan
+    theta = spike_strength(x, Q, sigma)
+    theta_t = float(spike_strength(threshold, Q, sigma))
+    logs = float(np.sum(np.log(theta / theta_t))) if theta_t > 0 else 0.0
+    if not logs > 0:
+        return math.nan, math.nan
+    alpha = 1.0 + n / logs
+    return alpha, (alpha - 1.0) / math.sqrt(n)
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseEvidence:
     """Everything the phase rules read, measured once (:func:`gather_evidence`).
@@ -336,6 +399,9 @@ class PhaseEvidence:
     tail_alpha : float
         Power-law exponent of the outliers, ``xmin`` at the TW-widened edge (NaN when fewer
         than :data:`MIN_TAIL_POINTS` or with no MP bulk).
+    outlier_alpha, outlier_alpha_se : float
+        Tail exponent of the outliers' strengths and its standard error
+        (:func:`outlier_tail_alpha`; NaN when fewer than :data:`MIN_TAIL_POINTS` outliers).
     element_mu : float
         Hill estimate of the entries' tail exponent (:func:`htsr.metrics.element_tail_index`);
         NaN when not measured.
@@ -361,6 +427,8 @@ class PhaseEvidence:
     lowest_spike_ratio: float
     alpha: float
     tail_alpha: float
+    outlier_alpha: float
+    outlier_alpha_se: float
     element_mu: float
 
     @property
@@ -378,6 +446,18 @@ class PhaseEvidence:
         """The entries are heavy tailed: ``element_mu < MU_MODERATE`` (False when NaN)."""
         return self.element_mu < MU_MODERATE
 
+    @property
+    def heavy_outliers(self) -> bool:
+        """The outliers' tail is consistent with a heavy one: ``outlier_alpha -
+        OUTLIER_SE_MARGIN * outlier_alpha_se < HEAVY_TAIL_ALPHA`` (False when NaN)."""
+        return self.outlier_alpha - OUTLIER_SE_MARGIN * self.outlier_alpha_se < HEAVY_TAIL_ALPHA
+
+    @property
+    def entries_tail(self) -> bool:
+        """Rule 4 by the outliers' tail: heavy entries and heavy outliers where the pipeline's
+        alpha is above ``ALPHA_MODERATE`` (or NaN)."""
+        return self.heavy_entries and not self.alpha <= ALPHA_MODERATE and self.heavy_outliers
+
 
 def gather_evidence(
     spectrum: Spectrum,
@@ -394,7 +474,7 @@ def gather_evidence(
     n = int(evals.size)
     nan = math.nan
     gap, below = collapse_gap(spectrum)
-    k, far, sf, ratio, lowest, t_alpha = 0, 0, nan, nan, nan, nan
+    k, far, sf, ratio, lowest, t_alpha, o_alpha, o_se = 0, 0, nan, nan, nan, nan, nan, nan
     lp, thr, margin, ks = nan, nan, nan, nan
     if mp.ok:
         lp, thr, margin, ks = (
@@ -411,6 +491,8 @@ def gather_evidence(
         lowest = float(out[0] / lp) if k else nan
         if 0 < sf < NO_BULK_SPIKE_FRACTION and sf >= DECAY_SPIKE_FRACTION:
             t_alpha = _tail_alpha(evals, thr, k)
+        if 0 < sf < NO_BULK_SPIKE_FRACTION:
+            o_alpha, o_se = outlier_tail_alpha(out, threshold=thr, sigma=float(mp.sigma), Q=mp.Q)
     return PhaseEvidence(
         n=n,
         N=spectrum.N,
@@ -432,6 +514,8 @@ def gather_evidence(
         lowest_spike_ratio=lowest,
         alpha=float(power_law.alpha) if power_law.ok else nan,
         tail_alpha=t_alpha,
+        outlier_alpha=o_alpha,
+        outlier_alpha_se=o_se,
         element_mu=float(element_mu),
     )
 
@@ -452,7 +536,7 @@ def decide(ev: PhaseEvidence) -> Phase | None:
         return Phase.HEAVY_TAILED if _heavy(ev.alpha, ev) else Phase.BULK_DECAY
     if ev.num_spikes == 0:
         return Phase.RANDOM_LIKE
-    if ev.heavy_entries and ev.alpha <= ALPHA_MODERATE:
+    if ev.heavy_entries and (ev.alpha <= ALPHA_MODERATE or ev.heavy_outliers):
         return Phase.HEAVY_TAILED
     if ev.lowest_spike_ratio >= 1.0 + SEPARATED_REL:
         return Phase.BULK_SPIKES
@@ -507,6 +591,15 @@ def explain(ev: PhaseEvidence, phase: Phase | None) -> str:
         f"{k} eigenvalue{'s' if k > 1 else ''} ({100 * ev.spike_fraction:.1f}%) beyond the "
         f"edge ({edge})"
     )
+    if phase is Phase.HEAVY_TAILED and ev.entries_tail:
+        return (
+            f"{spikes}, and the entries are heavy tailed (element mu {ev.element_mu:.2f} < "
+            f"{MU_MODERATE:g}) with the outliers' strengths in a tail of exponent "
+            f"{ev.outlier_alpha:.2f} +- {ev.outlier_alpha_se:.2f} (< {HEAVY_TAIL_ALPHA:g} within "
+            f"{OUTLIER_SE_MARGIN:g} standard error): single large entries beyond an MP bulk, a "
+            f"moderately heavy-tailed matrix at finite size ({steep} is fitted from inside the "
+            "bulk edge)"
+        )
     if phase is Phase.HEAVY_TAILED and ev.heavy_entries and ev.alpha <= ALPHA_MODERATE:
         return (
             f"{spikes}, and the entries are heavy tailed (element mu {ev.element_mu:.2f} < "
@@ -610,6 +703,9 @@ def classify_layer(
         uni = universality_class(tail_alpha, class_mu)
         if above and not math.isfinite(ev.element_mu):
             uni = Universality.WEAKLY_HEAVY_TAILED
+        if phase is Phase.HEAVY_TAILED and ev.entries_tail:
+            # alpha describes the bulk edge, not this tail: Table 1 by the entries' exponent
+            uni = universality_class(math.nan, ev.element_mu)
         if phase is Phase.BULK_DECAY and uni is not Universality.WEAKLY_HEAVY_TAILED:
             uni = Universality.WEAKLY_HEAVY_TAILED  # bulk-decay is weakly heavy tailed (Section 5)
     return PhaseResult(
@@ -626,6 +722,7 @@ def classify_layer(
         collapse_fraction=ev.collapse_fraction,
         collapse_gap=ev.collapse_gap,
         element_mu=ev.element_mu,
+        outlier_alpha=ev.outlier_alpha,
     )
 
 
@@ -658,6 +755,7 @@ __all__ = [
     "MU_MODERATE",
     "MU_VERY",
     "NO_BULK_SPIKE_FRACTION",
+    "OUTLIER_SE_MARGIN",
     "SEPARATED_REL",
     "Phase",
     "PhaseEvidence",
@@ -668,6 +766,7 @@ __all__ = [
     "decide",
     "explain",
     "gather_evidence",
+    "outlier_tail_alpha",
     "phase_counts",
     "universality_class",
     "zero_fraction",

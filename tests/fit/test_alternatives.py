@@ -77,18 +77,21 @@ def test_against_powerlaw_distribution_compare(name: str, reference_fit: Any, qu
 def test_vuong_formula() -> None:
     rng = np.random.default_rng(SEED)
     a, b = rng.normal(size=50), rng.normal(size=50)
-    r, p, big_r = vuong(a, b)
+    v = vuong(a, b)
+    r, p, big_r = v.R, v.p, v.loglik_ratio
     d = a - b
     sd = np.std(d)  # population standard deviation, as Vuong (1989) eq. 5.6
     assert big_r == pytest.approx(d.sum(), rel=1e-14)
     assert r == pytest.approx(d.sum() / (math.sqrt(50) * sd), rel=1e-14)
     assert p == pytest.approx(special.erfc(abs(d.sum()) / math.sqrt(2 * 50 * sd**2)), rel=1e-14)
-    r2, p2, _ = vuong(b, a)
-    assert (r2, p2) == pytest.approx((-r, p))
-    _, pn, _ = vuong(a, b, nested=True)
+    v2 = vuong(b, a)
+    assert (v2.R, v2.p) == pytest.approx((-r, p))
+    pn = vuong(a, b, nested=True).p
     assert pn == pytest.approx(stats.chi2.sf(2 * abs(d.sum()), 1), rel=1e-14)
-    assert vuong(a, a) == (0.0, 1.0, 0.0)
-    assert all(math.isnan(v) for v in vuong(a, a - 1.0)[:2])
+    same = vuong(a, a)
+    assert (same.R, same.p, same.loglik_ratio) == (0.0, 1.0, 0.0)
+    const = vuong(a, a - 1.0)
+    assert math.isnan(const.R) and math.isnan(const.p)
 
 
 def test_best_fit_rule() -> None:

@@ -14,6 +14,7 @@ from htsr.rmt import (
     low_rank_matrix,
     pareto_matrix,
     spike_location,
+    spike_strength,
     spiked_matrix,
 )
 
@@ -106,3 +107,25 @@ def test_ensembles_iv(case):
     call, match = ENSEMBLES_IV[case]
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("Q", [1.0, 2.0, 6.5])
+def test_spike_strength_inverts_spike_location(Q: float) -> None:
+    theta = np.array([1.01, 1.5, 3.0, 40.0]) * bbp_threshold(Q)
+    loc = np.array([spike_location(float(t), Q, sigma=0.3) for t in theta])
+    np.testing.assert_allclose(spike_strength(loc, Q, sigma=0.3), theta, rtol=1e-10)
+    # at or below the edge: theta_c (no spike)
+    lp = (1 + 1 / np.sqrt(Q)) ** 2
+    np.testing.assert_allclose(spike_strength(np.array([lp, 0.5 * lp]), Q), bbp_threshold(Q))
+
+
+@pytest.mark.parametrize("theta", [2.0, 6.0])
+def test_one_large_entry_is_a_spike_of_strength_x2_over_N(theta: float) -> None:
+    # the additive rank-one map (Benaych-Georges & Nadakuditi 2011) that expected_outliers and
+    # the phases' outlier tail rest on: W_ij = x on N(0, 1) noise lands at spike_location(x^2/N)
+    N, M = 1200, 400
+    W = gaussian_matrix(N, M, rng=3)
+    W[7, 11] = np.sqrt(theta * N)
+    top = np.linalg.eigvalsh(W.T @ W / N)[-1]
+    assert top == pytest.approx(spike_location(theta, N / M), rel=0.03)
+    assert float(spike_strength(top, N / M)) == pytest.approx(theta, rel=0.08)

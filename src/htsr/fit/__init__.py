@@ -3,7 +3,7 @@
 Power law (Clauset, Shalizi & Newman 2009; reproduces ``powerlaw`` 1.x)
     fit_power_law(evals) -> PowerLawFit, power_law_scan(evals) -> PowerLawScan
 Alternatives on the same tail (Vuong likelihood ratios)
-    compare_tail(evals, fit) -> TailComparison
+    compare_tail(evals, fit) -> TailComparison, vuong(ll_a, ll_b) -> Vuong
 Marchenko-Pastur bulk, Tracy-Widom edge, spikes
     fit_mp(evals, N, M) -> MPFit
 """
@@ -12,6 +12,7 @@ from htsr.fit.alternatives import (
     Distribution,
     LikelihoodRatio,
     TailComparison,
+    Vuong,
     compare_tail,
     vuong,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "PowerLawFit",
     "PowerLawScan",
     "TailComparison",
+    "Vuong",
     "XminMethod",
     "compare_tail",
     "fit_mp",

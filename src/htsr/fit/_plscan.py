@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from htsr.fit import _truncated
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
@@ -61,37 +63,6 @@ def prepare(x: FloatArray, upper: float | None) -> Sorted:
     return Sorted(x=x, u=u, lu=np.log(u), first=first, rcount=x.size - first, upper=upper)
 
 
-def _mean_trunc_exp(t: FloatArray) -> FloatArray:
-    """``f(t) = 1/t - 1/expm1(t)``: mean of an exponential of rate ``t`` truncated to [0, 1]."""
-    out = np.empty_like(t)
-    small = np.abs(t) < 1e-4
-    ts = t[small]
-    out[small] = 0.5 - ts / 12.0 + ts**3 / 720.0
-    tl = t[~small]
-    with np.errstate(over="ignore"):
-        out[~small] = 1.0 / tl - 1.0 / np.expm1(tl)
-    return out
-
-
-def solve_trunc_exp(q: FloatArray) -> FloatArray:
-    """Solve ``f(t) = q`` for ``q`` in (0, 1) (``f`` decreasing from 1 to 0, ``f(0) = 1/2``).
-
-    Bisection on the bracket ``[-1/(1-q), 1/q]`` (``f(t) < 1/t`` for ``t > 0`` and the symmetry
-    ``f(-t) = 1 - f(t)``), vectorised over ``q``, to full float64 resolution.
-    """
-    q = np.asarray(q, dtype=np.float64)
-    lo = -1.0 / (1.0 - q)
-    hi = 1.0 / q
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        above = _mean_trunc_exp(mid) > q  # f(mid) > q: the root is to the right
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-        if np.all((hi - lo) <= 4e-16 * np.maximum(np.abs(lo), np.abs(hi)) + 1e-300):
-            break
-    return 0.5 * (lo + hi)
-
-
 def alphas(s: Sorted, cand: IntArray) -> FloatArray:
     """Maximum-likelihood alpha of every candidate at once, in O(n + len(cand)).
 
@@ -99,19 +70,20 @@ def alphas(s: Sorted, cand: IntArray) -> FloatArray:
     from suffix sums of ``y_i = ln(x_i / x_max)`` (small near the top, so short tails keep their
     precision): ``sum = Y[first[k]] - n_k * y[first[k]]``. Truncated at ``upper``: the bounded
     power-law MLE, ``f((alpha - 1) L_k) = mean ln(x / u_k) / L_k`` with ``L_k = ln(upper / u_k)``
-    (see :func:`solve_trunc_exp`).
+    (:func:`htsr.fit._truncated.mle_alpha`).
     """
     y = np.log(s.x) - np.log(s.x[-1])
     suffix = np.cumsum(y[::-1])[::-1]
     i = s.first[cand]
     nk = (s.n - i).astype(np.float64)
     sum_log = suffix[i] - nk * y[i]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if s.upper is None:
-            return np.asarray(1.0 + nk / sum_log, dtype=np.float64)
-        big_l = np.log(s.upper) - s.lu[cand]
-        q = np.clip(sum_log / nk / big_l, 1e-300, 1.0 - 1e-16)
-        return np.asarray(1.0 + solve_trunc_exp(q) / big_l, dtype=np.float64)
+    big_l = None if s.upper is None else np.log(s.upper) - s.lu[cand]
+    return _truncated.mle_alpha(sum_log, nk, big_l)
+
+
+def _big_l(s: Sorted, cand: IntArray) -> FloatArray | None:
+    """``L = ln(upper / u_k)`` of each candidate as a column (None when untruncated)."""
+    return None if s.upper is None else (np.log(s.upper) - s.lu[cand])[:, None]
 
 
 def _absdiff(s: Sorted, cand: IntArray, b: FloatArray, cols: IntArray) -> FloatArray:
@@ -125,19 +97,7 @@ def _absdiff(s: Sorted, cand: IntArray, b: FloatArray, cols: IntArray) -> FloatA
     nk = (s.n - s.first[cand]).astype(np.float64)
     dl = s.lu[cols][None, :] - s.lu[cand][:, None]
     np.maximum(dl, 0.0, out=dl)
-    bb = b[:, None]
-    if s.upper is None:
-        dl *= -bb
-        np.exp(dl, out=dl)
-        surv = dl
-    else:
-        big_l = (np.log(s.upper) - s.lu[cand])[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            top = np.expm1(-bb * big_l)
-            surv = (np.expm1(-bb * dl) - top) / -top
-        flat = np.abs(bb * big_l) < 1e-12
-        if flat.any():
-            surv = np.where(flat, 1.0 - dl / big_l, surv)
+    surv = _truncated.survival(b[:, None], dl, _big_l(s, cand), overwrite=True)
     r = s.rcount[cols][None, :] * (1.0 / nk)[:, None]
     np.minimum(r, 1.0, out=r)
     surv -= r
@@ -182,15 +142,7 @@ def bounds(
         c, bb = cand[rows], b[rows]
         nk = (s.n - s.first[c]).astype(np.float64)
         dl = np.maximum(s.lu[grid][None, :] - s.lu[c][:, None], 0.0)
-        if s.upper is None:
-            surv = np.exp(-bb[:, None] * dl)
-        else:
-            big_l = (np.log(s.upper) - s.lu[c])[:, None]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                top = np.expm1(-bb[:, None] * big_l)
-                surv = (np.expm1(-bb[:, None] * dl) - top) / -top
-            flat = np.abs(bb[:, None] * big_l) < 1e-12
-            surv = np.where(flat, 1.0 - dl / big_l, surv)
+        surv = _truncated.survival(bb[:, None], dl, _big_l(s, c))
         r = np.minimum(s.rcount[grid][None, :] / nk[:, None], 1.0)
         lb[rows] = np.abs(r - surv).max(axis=1)
         ones = np.ones((c.size, 1))
@@ -278,6 +230,6 @@ def reference_ks(s: Sorted, k: int) -> tuple[float, float]:
         alpha = 1.0 + tail.size / np.sum(np.log(tail / xmin))
     f = s.first[k:] / float(s.n)
     actual = (f - f[0]) / (1.0 - f[0])
-    theo = 1.0 - (s.u[k:] / xmin) ** (-alpha + 1.0)
+    theo = _truncated.reference_cdf(s.u[k:] / xmin, alpha)
     diff = theo - actual
     return float(alpha), float(max(diff.max(), -diff.min()))

@@ -10,17 +10,17 @@ tail as in Clauset, Shalizi & Newman (2009, Table 2.1), and compares the power l
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from htsr._compat import StrEnum
-from htsr.fit.powerlaw import _clean
+from htsr.fit import _expfamily, _truncated
+from htsr.fit._data import EigenSample, as_sample
 from htsr.fit.status import FitStatus
 
 if TYPE_CHECKING:
@@ -28,18 +28,11 @@ if TYPE_CHECKING:
 
     from htsr.fit.powerlaw import PowerLawFit
 
-    #: (statistic h, span of the quadrature rule) of a family exp(-th1 t - th2 h(t))
-    _FamilyStat = tuple[
-        Callable[[NDArray[np.float64]], NDArray[np.float64]],
-        Callable[[float, float, float], "tuple[float, float, int] | None"],
-    ]
-
 #: A better alternative needs a likelihood ratio significant at this level (the papers' rule,
 #: Clauset, Shalizi & Newman 2009, Section 5.1; Martin & Mahoney 2021).
 P_THRESHOLD = 0.05
 #: Fewest tail points for a comparison (the two-parameter fits need more than two).
 MIN_TAIL_COMPARE = 5
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 class Distribution(StrEnum):
@@ -117,6 +110,16 @@ class TailComparison:
     status: FitStatus
     message: str
 
+    @classmethod
+    def failed(cls, status: FitStatus, message: str, **known: Any) -> TailComparison:
+        """The result of a comparison that could not be made: NaN numbers, no ratios.
+
+        ``known`` sets the fields that are known anyway (``n_tail``).
+        """
+        fields: dict[str, Any] = {"best_fit": None, "ratios": (), "tpl_alpha": math.nan,
+                                  "tpl_lambda": math.nan, "n_tail": 0}  # fmt: skip
+        return cls(**(fields | known), status=status, message=message)
+
     def ratio(self, distribution: str | Distribution) -> LikelihoodRatio:
         """The comparison with ``distribution`` (KeyError if it was not made)."""
         dist = Distribution(distribution)
@@ -128,33 +131,41 @@ class TailComparison:
 
 @dataclass(frozen=True, slots=True)
 class _Tail:
+    """The tail values ``x`` on ``[xmin, xmax]``, with the logs every law reads computed once."""
+
     x: NDArray[np.float64]
     xmin: float
     xmax: float | None  # truncation point, or None for [xmin, inf)
+    lny: NDArray[np.float64] = field(init=False, repr=False)  # ln(x / xmin)
+    lnx: NDArray[np.float64] = field(init=False, repr=False)  # ln x
+    _pl_ll: dict[float, NDArray[np.float64]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lny", np.log(self.x / self.xmin))
+        object.__setattr__(self, "lnx", np.log(self.x))
+        object.__setattr__(self, "_pl_ll", {})
 
     @property
     def n(self) -> int:
         return int(self.x.size)
 
+    @property
+    def top(self) -> float:
+        """``ln(xmax / xmin)``, inf when not truncated."""
+        return math.inf if self.xmax is None else math.log(self.xmax / self.xmin)
+
+    def power_law_ll(self, alpha: float) -> NDArray[np.float64]:
+        """Per-point log-likelihood of the power law of exponent ``alpha`` (computed once)."""
+        if alpha not in self._pl_ll:
+            big_l = None if self.xmax is None else math.log(self.xmax / self.xmin)
+            self._pl_ll[alpha] = _truncated.log_pdf(self.lny, self.xmin, alpha, big_l)
+        return self._pl_ll[alpha]
+
 
 # --------------------------------------------------------------------------- fits, each returning
-# (params, per-point log-likelihoods)
-#
-# The truncated power law and the lognormal are two-parameter exponential families in
-# t = ln(x / xmin) on [0, T] (T = ln(xmax / xmin), or inf): density of t proportional to
-# exp(-th1 t - th2 h(t)), h = expm1 (truncated power law: th1 = alpha - 1, th2 = Lambda xmin) or
-# h = t^2 (lognormal: th2 = 1 / (2 sigma^2), th1 = -(mu - ln xmin) / sigma^2). Their negative
-# mean log-likelihood th . (mean t, mean h) + A(th) is convex in th, A the log-partition; A and
-# its gradient and Hessian (the mean and covariance of (t, h)) come from one composite
-# Gauss-Legendre rule, and projected Newton on the box th >= lower finds the optimum in a few
-# steps. On the box's edge th2 = lower (Lambda -> 0, sigma -> inf) the law tends to the power law.
+# (params, per-point log-likelihoods). The truncated power law and the lognormal are fitted by the
+# exponential-family engine of htsr.fit._expfamily (projected Newton, Gauss-Legendre normaliser).
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
-#: The rule covers where the integrand is within e^-_CUT of its maximum (relative error ~1e-17).
-_CUT = 40.0
-#: Largest drop of the exponent, and (for expm1) largest width in t, within one panel.
-_PANEL_DROP, _PANEL_WIDTH = 4.0, 1.5
-_MAX_PANELS = 400
 #: Lower bounds of th2: Lambda xmin >= 1e-15 (as low as the former Nelder-Mead went, where the
 #: truncated power law equals the power law to round-off); 1 / (2 sigma^2) >= 1e-10 (sigma of
 #: ln x <= 7e4, far out on the power-law ridge of the lognormal).
@@ -165,170 +176,28 @@ _SE_LNB_MIN = -9.0
 #: alpha - 1 >= this (powerlaw 1.x's constraint alpha > 1).
 _TPL_B_MIN = 1e-9
 
-
-@functools.lru_cache(maxsize=64)
-def _unit_rule(panels: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Composite Gauss-Legendre nodes and weights on [0, 1] with ``panels`` equal panels."""
-    x = (np.arange(panels)[:, None] + 0.5 * (_GL_X + 1.0)) / panels
-    w = np.broadcast_to(_GL_W / (2.0 * panels), x.shape)
-    return x.ravel(), w.ravel().copy()
+_Law = tuple[tuple[float, ...], NDArray[np.float64]]
 
 
-def _span_expm1(b: float, c: float, top: float) -> tuple[float, float, int] | None:
-    """Interval and panel count for ``exp(-b t - c expm1(t))`` on ``[0, top]`` (decreasing)."""
-    hi = min(top, _CUT / b if b > 0 else math.inf, math.log1p(_CUT / c) if c > 0 else math.inf)
-    if not math.isfinite(hi) or hi <= 0:
-        return None
-    drop = b * hi + c * math.expm1(hi)
-    panels = max(1, math.ceil(drop / _PANEL_DROP), math.ceil(hi / _PANEL_WIDTH))
-    return (0.0, hi, panels) if panels <= _MAX_PANELS else None
+def _trunc_exp_rate(q: float) -> float:
+    """``s`` with ``1/s - 1/expm1(s) = q`` (:func:`htsr.fit._truncated.solve_trunc_exp`)."""
+    return float(_truncated.solve_trunc_exp(np.array([q]))[0])
 
 
-def _span_square(th1: float, th2: float, top: float) -> tuple[float, float, int] | None:
-    """Interval and panel count for ``exp(-th1 t - th2 t^2)`` (th2 > 0) on ``[0, top]``."""
-    def phi(t: float) -> float:
-        return -th1 * t - th2 * t * t
-
-    vertex = -th1 / (2.0 * th2)
-    if vertex <= 0.0:  # decreasing: root of th1 t + th2 t^2 = _CUT
-        lo, hi = 0.0, min(top, 2.0 * _CUT / (th1 + math.sqrt(th1 * th1 + 4.0 * th2 * _CUT)))
-    elif vertex >= top:  # increasing up to top (finite)
-        slope = 2.0 * th2 * (vertex - top)
-        lo, hi = max(0.0, top - 2.0 * _CUT / (slope + math.sqrt(slope**2 + 4 * th2 * _CUT))), top
-    else:
-        half = math.sqrt(_CUT / th2)
-        lo, hi = max(0.0, vertex - half), min(top, vertex + half)
-    if not (math.isfinite(hi) and hi > lo):
-        return None
-    peak = phi(min(max(vertex, lo), hi))
-    drop = (peak - phi(lo)) + (peak - phi(hi))
-    panels = max(1, math.ceil(drop / _PANEL_DROP))
-    return (lo, hi, panels) if panels <= _MAX_PANELS else None
-
-
-def _log_partition(
-    th: NDArray[np.float64], top: float, stat: _FamilyStat, moments: bool = False
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """``A = ln int_0^top exp(-th1 t - th2 h(t)) dt`` (inf where the rule cannot cover it) and,
-    with ``moments``, the mean and covariance of ``(t, h(t))``."""
-    h_fn, span_fn = stat
-    span = span_fn(float(th[0]), float(th[1]), top)
-    if span is None:
-        return math.inf, np.full(2, math.nan), np.full((2, 2), math.nan)
-    lo, hi, panels = span
-    x, w = _unit_rule(panels)
-    t = lo + (hi - lo) * x
-    h = h_fn(t)
-    phi = -th[0] * t - th[1] * h
-    peak = float(phi.max())
-    wt = w * np.exp(phi - peak)
-    z = float(wt.sum())
-    a = peak + math.log((hi - lo) * z)
-    if not moments:
-        return a, np.empty(2), np.empty((2, 2))
-    p = wt / z
-    e = np.array([p @ t, p @ h])
-    d1, d2 = t - e[0], h - e[1]
-    pd1 = p * d1
-    c12 = float(pd1 @ d2)
-    cov = np.array([[float(pd1 @ d1), c12], [c12, float((p * d2) @ d2)]])
-    return a, e, cov
-
-
-def _newton_family(
-    m: NDArray[np.float64],
-    top: float,
-    stat: _FamilyStat,
-    start: NDArray[np.float64],
-    lower: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], float]:
-    """Minimise the convex ``th . m + A(th)`` over ``th >= lower`` by projected Newton with
-    backtracking (Bertsekas 1982: coordinates at their bound with an outward gradient are
-    fixed). Returns ``th`` and ``A(th)``."""
-    th = np.maximum(np.asarray(start, dtype=np.float64), lower)
-    a, e, cov = _log_partition(th, top, stat, moments=True)
-    if not math.isfinite(a):
-        raise ArithmeticError("no finite starting point")
-    for _ in range(100):
-        f = float(th @ m) + a
-        g = m - e
-        free = ~((th <= lower) & (g > 0.0))
-        step: NDArray[np.float64] = np.zeros(2)
-        if free.all():
-            try:
-                step = -np.asarray(np.linalg.solve(cov, g), dtype=np.float64)
-            except np.linalg.LinAlgError:
-                step = -g / np.maximum(np.diag(cov), 1e-300)
-        elif free.any():
-            i = int(np.flatnonzero(free)[0])
-            step[i] = -g[i] / cov[i, i]
-        decrement = -float(g @ step)
-        if not decrement > 1e-14 * max(1.0, abs(f)):
-            break
-        s = 1.0
-        while s > 1e-10:
-            new = np.maximum(th + s * step, lower)
-            a_new = _log_partition(new, top, stat)[0]
-            if float(new @ m) + a_new <= f + 1e-4 * float(g @ (new - th)):
-                break
-            s *= 0.5
-        else:
-            break
-        th = new
-        a, e, cov = _log_partition(th, top, stat, moments=True)
-    return th, a
-
-
-def _expm1(t: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.expm1(t)
-
-
-def _square(t: NDArray[np.float64]) -> NDArray[np.float64]:
-    return t * t
-
-
-_TPL_STAT: _FamilyStat = (_expm1, _span_expm1)
-_LN_STAT: _FamilyStat = (_square, _span_square)
-
-
-def _power_law_ll(t: _Tail, alpha: float) -> NDArray[np.float64]:
-    lny = np.log(t.x / t.xmin)
-    ll = math.log(alpha - 1.0) - math.log(t.xmin) - alpha * lny
-    if t.xmax is not None:
-        ll -= math.log(-math.expm1((1.0 - alpha) * math.log(t.xmax / t.xmin)))
-    return ll
-
-
-def _exponential(t: _Tail) -> tuple[tuple[float, ...], NDArray[np.float64]]:
+def _exponential(t: _Tail) -> _Law:
     z = t.x - t.xmin
     zbar = float(z.mean())
     if t.xmax is None:
         lam = 1.0 / zbar
         return (lam,), math.log(lam) - lam * z
-    from htsr.fit._plscan import solve_trunc_exp
-
     w = t.xmax - t.xmin
     q = min(max(zbar / w, 1e-300), 0.5 - 1e-12)  # Lambda > 0: the MLE is on [0, 1/2) in q
-    lam = float(solve_trunc_exp(np.array([q]))[0]) / w
+    lam = _trunc_exp_rate(q) / w
     return (lam,), math.log(lam) - lam * z - math.log(-math.expm1(-lam * w))
 
 
-def _trunc_exp_rate(q: float) -> float:
-    """``s > 0`` with ``1/s - 1/expm1(s) = q`` (mean of a rate-``s`` exponential on [0, 1]),
-    for ``q`` in (0, 1/2)."""
-
-    def mean(s: float) -> float:
-        if s < 1e-4:
-            return 0.5 - s / 12.0 + s**3 / 720.0
-        return 1.0 / s - (1.0 / math.expm1(s) if s < 700.0 else 0.0)
-
-    return float(optimize.brentq(lambda s: mean(s) - q, 0.0, 1.0 / q, xtol=1e-300, rtol=1e-15))
-
-
-def _stretched_exponential(
-    t: _Tail, alpha0: float | None = None
-) -> tuple[tuple[float, ...], NDArray[np.float64]]:
-    lny = np.log(t.x / t.xmin)
+def _stretched_exponential(t: _Tail, alpha0: float | None = None) -> _Law:
+    lny = t.lny
     n, s_lny = t.n, float(lny.sum())
     lnymax = None if t.xmax is None else math.log(t.xmax / t.xmin)
 
@@ -371,60 +240,76 @@ def _stretched_exponential(
     if lnb <= _SE_LNB_MIN + 1e-6 and alpha0 is not None:
         # beta at its lower bound (Lambda -> inf): the stretched exponential has degenerated
         # into the power law; compare it as the power law (R = 0, p = 1)
-        return (lam, beta), _power_law_ll(t, alpha0)
+        return (lam, beta), t.power_law_ll(alpha0)
     return (lam, beta), ll_points(lnc, beta)
 
 
-def _lognormal(
-    t: _Tail, alpha0: float | None = None
-) -> tuple[tuple[float, ...], NDArray[np.float64]]:
-    lny = np.log(t.x / t.xmin)
-    top = math.inf if t.xmax is None else math.log(t.xmax / t.xmin)
+def _lognormal(t: _Tail, alpha0: float | None = None) -> _Law:
+    lny = t.lny
     m = np.array([float(lny.mean()), float((lny * lny).mean())])
     var = max(m[1] - m[0] ** 2, 1e-6 * max(m[1], 1e-300))
     start = np.array([-m[0] / var, 0.5 / var])  # the untruncated normal's moments
     lower = np.array([-math.inf, _LN_TH2_MIN])
-    th, a = _newton_family(m, top, _LN_STAT, start, lower)
+    th, a = _expfamily.newton(m, t.top, _expfamily.LOGNORMAL, start, lower)
     sig2 = 0.5 / th[1]
     mu = math.log(t.xmin) - th[0] * sig2
-    ll = -np.log(t.x) - th[0] * lny - th[1] * lny * lny - a
     if th[1] <= _LN_TH2_MIN * (1.0 + 1e-6) and alpha0 is not None:
         # the supremum is the power-law limit (sigma -> inf, mu -> -inf): the lognormal has
         # degenerated into the power law, so compare it as such (R = 0, p = 1) rather than
         # normalise the ratio of two likelihoods equal up to the bound
-        return (mu, math.sqrt(sig2)), _power_law_ll(t, alpha0)
+        return (mu, math.sqrt(sig2)), t.power_law_ll(alpha0)
+    ll = -t.lnx - th[0] * lny - th[1] * lny * lny - a
     return (mu, math.sqrt(sig2)), ll
 
 
 def _tpl_log_norm(alpha: float, c: float, lnymax: float | None) -> float:
     """``ln Z`` of the truncated power law in units of xmin (``c = Lambda * xmin``):
     ``Z = int_1^ymax y^-alpha e^(-c y) dy = e^-c int_0^ln(ymax) e^(-(alpha-1)t - c expm1(t)) dt``,
-    the last by the composite Gauss-Legendre rule of :func:`_log_partition`."""
+    the last by the composite Gauss-Legendre rule of :func:`htsr.fit._expfamily.log_partition`."""
     top = math.inf if lnymax is None else lnymax
-    return -c + _log_partition(np.array([alpha - 1.0, c]), top, _TPL_STAT)[0]
+    fam = _expfamily.TRUNCATED_POWER_LAW
+    return -c + _expfamily.log_partition(np.array([alpha - 1.0, c]), top, fam).a
 
 
-def _truncated_power_law(t: _Tail, alpha0: float) -> tuple[tuple[float, ...], NDArray[np.float64]]:
-    lny = np.log(t.x / t.xmin)
+def _truncated_power_law(t: _Tail, alpha0: float) -> _Law:
+    lny = t.lny
     h = np.expm1(lny)
-    top = math.inf if t.xmax is None else math.log(t.xmax / t.xmin)
     m = np.array([float(lny.mean()), float(h.mean())])
     lower = np.array([_TPL_B_MIN, _TPL_C_MIN])
     # from the power law (Lambda -> 0); if the optimum has Lambda > 0 Newton leaves the bound
-    th, a = _newton_family(m, top, _TPL_STAT, np.array([alpha0 - 1.0, _TPL_C_MIN]), lower)
-    ll = -np.log(t.x) - th[0] * lny - th[1] * h - a
+    start = np.array([alpha0 - 1.0, _TPL_C_MIN])
+    th, a = _expfamily.newton(m, t.top, _expfamily.TRUNCATED_POWER_LAW, start, lower)
+    ll = -t.lnx - th[0] * lny - th[1] * h - a
     if th[1] <= _TPL_C_MIN:
         # the maximum is the power law itself (Lambda -> 0): report it as such, so that the
         # ratio is exactly 0 instead of the ratio of two round-off-sized sums
-        ll_pl = _power_law_ll(t, alpha0)
+        ll_pl = t.power_law_ll(alpha0)
         if float(ll_pl.sum()) >= float(ll.sum()) - 1e-12 * max(1.0, abs(float(ll.sum()))):
             return (alpha0, _TPL_C_MIN / t.xmin), ll_pl
     return (1.0 + float(th[0]), float(th[1]) / t.xmin), ll
 
 
-def vuong(
-    ll_a: NDArray[np.float64], ll_b: NDArray[np.float64], *, nested: bool = False
-) -> tuple[float, float, float]:
+@dataclass(frozen=True, slots=True)
+class Vuong:
+    r"""Result of :func:`vuong`.
+
+    Attributes
+    ----------
+    R : float
+        Normalised log-likelihood ratio :math:`\mathcal R / (\sqrt{n}\,\sigma)`; positive
+        favours the first fit.
+    p : float
+        Significance of the sign of ``R`` (see :func:`vuong`).
+    loglik_ratio : float
+        Unnormalised :math:`\mathcal R`.
+    """
+
+    R: float
+    p: float
+    loglik_ratio: float
+
+
+def vuong(ll_a: NDArray[np.float64], ll_b: NDArray[np.float64], *, nested: bool = False) -> Vuong:
     r"""Normalised log-likelihood ratio, its p-value and the raw ratio of two fits.
 
     .. math::
@@ -435,20 +320,30 @@ def vuong(
 
     (Vuong 1989, eq. 5.6; Clauset, Shalizi & Newman 2009, eq. C.6). ``nested``: ``p`` is the
     chi-squared (1 dof) survival of :math:`2|\mathcal R|` (Wilks), as ``powerlaw`` 1.x does.
-    Identical log-likelihoods give ``(0, 1, 0)``; a constant non-zero difference, NaN.
+    Identical log-likelihoods give ``R = 0, p = 1, loglik_ratio = 0``; a constant non-zero
+    difference, NaN ``R`` and ``p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = vuong(np.array([0.0, -1.0, -2.0]), np.array([-1.0, -1.5, -2.0]))
+    >>> round(v.R, 3), round(v.p, 3), v.loglik_ratio
+    (2.121, 0.034, 1.5)
     """
     d = np.asarray(ll_a, dtype=np.float64) - np.asarray(ll_b, dtype=np.float64)
     n = d.size
     big_r = float(d.sum())
     var = float(np.mean((d - d.mean()) ** 2))
     if var <= (1e-14 * float(np.max(np.abs(d)))) ** 2:  # constant difference, up to round-off
-        return (0.0, 1.0, 0.0) if big_r == 0.0 else (math.nan, math.nan, big_r)
+        return Vuong(0.0, 1.0, 0.0) if big_r == 0.0 else Vuong(math.nan, math.nan, big_r)
     r = big_r / math.sqrt(n * var)
     if nested:
-        p = float(stats.chi2.sf(abs(2.0 * big_r), 1))
+        # scipy.stats.chi2.sf(x, 1) is special.chdtrc(1, x); called directly (no frozen-
+        # distribution overhead), the same number
+        p = float(special.chdtrc(1.0, abs(2.0 * big_r)))
     else:
         p = float(special.erfc(abs(big_r) / math.sqrt(2.0 * n * var)))
-    return r, p, big_r
+    return Vuong(r, p, big_r)
 
 
 _FITS: tuple[tuple[Distribution, tuple[str, ...], bool], ...] = (
@@ -459,17 +354,14 @@ _FITS: tuple[tuple[Distribution, tuple[str, ...], bool], ...] = (
 )
 
 
-def _failed(status: FitStatus, message: str, n_tail: int = 0) -> TailComparison:
-    return TailComparison(None, (), math.nan, math.nan, n_tail, status, message)
-
-
-def compare_tail(evals: ArrayLike, fit: PowerLawFit) -> TailComparison:
+def compare_tail(evals: ArrayLike | EigenSample, fit: PowerLawFit) -> TailComparison:
     r"""Fit the alternatives on the tail of ``fit`` and compare the power law with each.
 
     Parameters
     ----------
-    evals : array_like
-        The eigenvalues ``fit`` was made from (cleaned the same way: zeros dropped).
+    evals : array_like or EigenSample
+        The eigenvalues ``fit`` was made from (cleaned the same way: zeros dropped), or their
+        validated sample (:func:`htsr.fit._data.as_sample`, not validated again).
     fit : PowerLawFit
         Gives the tail ``[xmin, xmax]`` (``[xmin, inf)`` unless ``fit.truncated``) and alpha.
 
@@ -516,21 +408,26 @@ def compare_tail(evals: ArrayLike, fit: PowerLawFit) -> TailComparison:
     <Distribution.POWER_LAW: 'power_law'>
     """
     if not fit.ok:
-        return _failed(
+        return TailComparison.failed(
             FitStatus.FAILED, f"the power-law fit is not ok ({fit.status}: {fit.message})"
         )
-    x, _, status, message = _clean(evals)
-    if x is None:
-        return _failed(status, message)
-    sel = x >= fit.xmin
-    if fit.truncated:
-        sel &= x <= fit.xmax
-    tail = _Tail(x[sel], fit.xmin, fit.xmax if fit.truncated else None)
+    if not (fit.truncated or fit.alpha > 1.0):
+        msg = f"an untruncated power law needs alpha > 1; got {fit.alpha}"
+        return TailComparison.failed(FitStatus.INVALID_INPUT, msg)
+    sample = as_sample(evals)
+    if not sample.ok:
+        return TailComparison.failed(sample.status, sample.message)
+    x = sample.positive
+    lo = int(np.searchsorted(x, fit.xmin, side="left"))
+    hi = int(np.searchsorted(x, fit.xmax, side="right")) if fit.truncated else x.size
+    tail = _Tail(x[lo:hi], fit.xmin, fit.xmax if fit.truncated else None)
     if tail.n < MIN_TAIL_COMPARE:
-        return _failed(FitStatus.TOO_FEW_POINTS, f"{tail.n} tail values; need >= "
-                       f"{MIN_TAIL_COMPARE}", tail.n)  # fmt: skip
-    ll_pl = _power_law_ll(tail, fit.alpha)
-    fitters: dict[Distribution, Callable[[], tuple[tuple[float, ...], NDArray[np.float64]]]] = {
+        return TailComparison.failed(
+            FitStatus.TOO_FEW_POINTS, f"{tail.n} tail values; need >= {MIN_TAIL_COMPARE}",
+            n_tail=tail.n,
+        )  # fmt: skip
+    ll_pl = tail.power_law_ll(fit.alpha)
+    fitters: dict[Distribution, Callable[[], _Law]] = {
         Distribution.TRUNCATED_POWER_LAW: lambda: _truncated_power_law(tail, fit.alpha),
         Distribution.LOGNORMAL: lambda: _lognormal(tail, fit.alpha),
         Distribution.EXPONENTIAL: lambda: _exponential(tail),
@@ -542,7 +439,8 @@ def compare_tail(evals: ArrayLike, fit: PowerLawFit) -> TailComparison:
         try:
             with np.errstate(all="ignore"):
                 params, ll = fitters[dist]()
-            r, p, big_r = vuong(ll_pl, ll, nested=nested)
+            v = vuong(ll_pl, ll, nested=nested)
+            r, p, big_r = v.R, v.p, v.loglik_ratio
         except (ArithmeticError, ValueError) as e:  # pragma: no cover - defensive
             params, r, p, big_r = (math.nan,) * len(names), math.nan, math.nan, math.nan
             problems.append(f"{dist}: {e}")
@@ -564,5 +462,5 @@ def compare_tail(evals: ArrayLike, fit: PowerLawFit) -> TailComparison:
     )
 
 
-__all__ = ["P_THRESHOLD", "Distribution", "LikelihoodRatio", "TailComparison", "compare_tail",
-           "vuong"]  # fmt: skip
+__all__ = ["P_THRESHOLD", "Distribution", "LikelihoodRatio", "TailComparison", "Vuong",
+           "compare_tail", "vuong"]  # fmt: skip

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from htsr._validation import is_positive_number
+from htsr.fit._data import EigenSample, as_sample
 from htsr.fit.mp_law import (
     _ppf_table,
     mp_cdf,
@@ -40,10 +43,6 @@ MIN_EVALS = 16
 #: is left out because spikes and heavy tails live there, the bottom because of the finite-size
 #: smearing of the lower edge.
 P_LOW, P_HIGH = 0.05, 0.80
-#: Eigenvalues below ``ZERO_TOL * max(evals)`` in absolute value count as round-off zeros;
-#: more negative values are invalid input. float64 Gram eigenvalues are accurate to ~1e-14
-#: lambda_max (docs/engine.md), so 1e-10 leaves four decades of margin.
-ZERO_TOL = 1e-10
 _MAX_ITER = 30
 
 
@@ -154,37 +153,28 @@ class MPFit:
             return np.full(np.shape(x), np.nan)
         return mp_cdf(x, self.Q, self.sigma)
 
+    @classmethod
+    def failed(cls, status: FitStatus, message: str, **known: Any) -> MPFit:
+        """The result of a fit that could not be made: NaN numbers, zero counts.
+
+        ``known`` sets the fields that are known anyway (``Q``, ``M``, ``n_evals``).
+        """
+        nan = math.nan
+        fields: dict[str, Any] = {
+            "sigma": nan, "lambda_plus": nan, "lambda_minus": nan, "tw": nan, "threshold": nan,
+            "num_spikes": nan, "spike_fraction": nan, "softrank": nan, "ks": nan,
+            "lambda_max": nan, "Q": nan, "M": 0, "n_evals": 0, "n_bulk": 0, "n_slices": 0,
+            "tw_margin": nan, "iterations": 0, "method": "quantile",
+        }  # fmt: skip
+        return cls(**(fields | known), status=status, message=message)
+
 
 def _failed(status: FitStatus, message: str, *, N: object, M: object, n: int) -> MPFit:
-    nan = math.nan
-    q = float(N) / float(M) if _is_pos_number(N) and _is_pos_number(M) else nan  # type: ignore[arg-type]
-    m = int(M) if _is_pos_number(M) else 0  # type: ignore[call-overload]
-    return MPFit(
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        q,
-        m,
-        n,
-        0,
-        0,
-        nan,
-        0,
-        "quantile",
-        status,
-        message,
-    )
-
-
-def _is_pos_number(v: object) -> bool:
-    return bool(isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v) and v > 0)
+    """:meth:`MPFit.failed` with ``Q`` and ``M`` when ``N`` and ``M`` are valid."""
+    valid = is_positive_number(N) and is_positive_number(M)
+    q = float(N) / float(M) if valid else math.nan  # type: ignore[arg-type]
+    m = int(M) if is_positive_number(M) else 0  # type: ignore[call-overload]
+    return MPFit.failed(status, message, Q=q, M=m, n_evals=n)
 
 
 def _ks(x_sorted: NDArray[np.float64], cdf: NDArray[np.float64]) -> float:
@@ -194,41 +184,41 @@ def _ks(x_sorted: NDArray[np.float64], cdf: NDArray[np.float64]) -> float:
 
 
 def _fit_mp_iv(
-    evals: ArrayLike, N: object, M: object, tw_margin: float
-) -> tuple[NDArray[np.float64], tuple[FitStatus, str] | None]:
-    """Validate :func:`fit_mp`'s input: sorted non-negative eigenvalues, or why not."""
-    try:
-        lam = np.asarray(evals, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as e:
-        return np.empty(0), (FitStatus.INVALID_INPUT, f"`evals` is not numeric: {e}")
-    if not (_is_pos_number(N) and _is_pos_number(M)):
-        return lam, (FitStatus.INVALID_INPUT, f"`N` and `M` must be positive; got {N}, {M}.")
+    evals: ArrayLike | EigenSample, N: object, M: object, tw_margin: float
+) -> tuple[EigenSample, tuple[FitStatus, str] | None]:
+    """Validate :func:`fit_mp`'s input: the eigenvalue sample, and why it cannot be fitted."""
+    if not isinstance(evals, EigenSample):
+        try:
+            evals = np.asarray(evals, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as e:
+            bad = EigenSample.rejected(FitStatus.INVALID_INPUT, "not numeric")
+            return bad, (FitStatus.INVALID_INPUT, f"`evals` is not numeric: {e}")
+    sample = as_sample(evals)
+    if not (is_positive_number(N) and is_positive_number(M)):
+        return sample, (FitStatus.INVALID_INPUT, f"`N` and `M` must be positive; got {N}, {M}.")
     if N < M:  # type: ignore[operator]
         msg = f"Q = N/M must be >= 1; got N={N}, M={M} (pass the larger side of W as N)."
-        return lam, (FitStatus.INVALID_INPUT, msg)
+        return sample, (FitStatus.INVALID_INPUT, msg)
     if not math.isfinite(tw_margin):
-        return lam, (FitStatus.INVALID_INPUT, f"`tw_margin` must be finite; got {tw_margin}.")
-    if lam.size < MIN_EVALS:
-        msg = f"{lam.size} eigenvalues; the MP fit needs at least {MIN_EVALS}."
-        return lam, (FitStatus.TOO_FEW_POINTS, msg)
-    if not np.all(np.isfinite(lam)):
-        return lam, (FitStatus.INVALID_INPUT, "`evals` contains NaN or Inf.")
-    lam = np.sort(lam)
-    if lam[-1] <= 0.0:
-        return lam, (FitStatus.DEGENERATE, "all eigenvalues are zero.")
-    if lam[0] < -ZERO_TOL * lam[-1]:
-        msg = f"negative eigenvalue {lam[0]:.3g} (below -{ZERO_TOL:g} * lambda_max)."
-        return lam, (FitStatus.INVALID_INPUT, msg)
-    return np.maximum(lam, 0.0), None
+        return sample, (FitStatus.INVALID_INPUT, f"`tw_margin` must be finite; got {tw_margin}.")
+    if sample.size < MIN_EVALS:
+        msg = f"{sample.size} eigenvalues; the MP fit needs at least {MIN_EVALS}."
+        return sample, (FitStatus.TOO_FEW_POINTS, msg)
+    if not sample.ok:
+        return sample, (sample.status, sample.message)
+    return sample, None
 
 
-def fit_mp(evals: ArrayLike, N: int, M: int, *, tw_margin: float = TW_MARGIN) -> MPFit:
+def fit_mp(
+    evals: ArrayLike | EigenSample, N: int, M: int, *, tw_margin: float = TW_MARGIN
+) -> MPFit:
     r"""Fit the Marchenko-Pastur law to an ESD, robustly to spikes, and count the spikes.
 
     Parameters
     ----------
-    evals : array_like
-        Eigenvalues of ``X = W^T W / N``. For a conv layer, the pooled eigenvalues of its ``k*k``
+    evals : array_like or EigenSample
+        Eigenvalues of ``X = W^T W / N`` (a validated sample, :func:`htsr.fit._data.as_sample`, is
+        not validated again). For a conv layer, the pooled eigenvalues of its ``k*k``
         slices (each ``N x M``); ``len(evals)`` is then ``k*k*M``.
     N, M : int
         Shape of one slice, ``N >= M`` (``Q = N/M >= 1``).
@@ -275,9 +265,10 @@ def fit_mp(evals: ArrayLike, N: int, M: int, *, tw_margin: float = TW_MARGIN) ->
     >>> round(fit.sigma, 2), fit.num_spikes
     (2.0, 0.0)
     """
-    lam, failure = _fit_mp_iv(evals, N, M, tw_margin)
+    sample, failure = _fit_mp_iv(evals, N, M, tw_margin)
     if failure is not None:
-        return _failed(*failure, N=N, M=M, n=lam.size)
+        return _failed(*failure, N=N, M=M, n=sample.size)
+    lam = sample.values
 
     n = lam.size
     lmax = float(lam[-1])

@@ -13,20 +13,18 @@ alpha and ``D`` of every candidate (for plots). The alternatives to the power la
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from htsr._compat import StrEnum
-from htsr.fit import _plscan
+from htsr._validation import is_int, is_positive
+from htsr.fit import _plscan, _truncated
+from htsr.fit._data import ZERO_TOL, EigenSample, as_sample
 from htsr.fit.status import FitStatus
 
-#: Values with ``|v| <= ZERO_TOL * max(evals)`` count as zeros (dropped, counted in
-#: ``n_dropped``); more negative values are invalid input. Same rule as :mod:`htsr.fit.mp`:
-#: float64 Gram eigenvalues are accurate to ~1e-14 lambda_max (docs/engine.md).
-ZERO_TOL = 1e-10
 #: Smallest tail a fit accepts: two points (``powerlaw`` 1.x never tries the largest value).
 MIN_TAIL = 2
 
@@ -108,15 +106,29 @@ class PowerLawFit:
     status: FitStatus
     message: str
 
+    @classmethod
+    def failed(cls, status: FitStatus, message: str, **known: Any) -> PowerLawFit:
+        """The result of a fit that could not be made: NaN numbers, zero counts.
+
+        ``known`` sets the fields that are known anyway (``n_data``, ``n_dropped``,
+        ``n_above_xmax``, ...).
+        """
+        nan = math.nan
+        fields: dict[str, Any] = {
+            "alpha": nan, "xmin": nan, "xmax": nan, "D": nan, "sigma": nan, "n_tail": 0,
+            "n_candidates": 0, "n_data": 0, "n_dropped": 0, "n_above_xmax": 0, "n_fingers": 0,
+            "truncated": False, "method": XminMethod.KS_SCAN,
+        }  # fmt: skip
+        return cls(**(fields | known), status=status, message=message)
+
     @property
     def ok(self) -> bool:
         """Whether the fit was made (``status == 'ok'``)."""
         return self.status is FitStatus.OK
 
     def _norm(self) -> float:
-        if not self.truncated:
-            return 1.0
-        return -math.expm1((1.0 - self.alpha) * math.log(self.xmax / self.xmin))
+        big_l = math.log(self.xmax / self.xmin) if self.truncated else None
+        return _truncated.normaliser(self.alpha, big_l)
 
     def ccdf(self, x: ArrayLike) -> NDArray[np.float64]:
         r"""Survival function :math:`P(X > x)` of the fitted tail law (1 below xmin, NaN if not ok).
@@ -189,6 +201,17 @@ class PowerLawScan:
     status: FitStatus
     message: str
 
+    @classmethod
+    def failed(cls, status: FitStatus, message: str, **known: Any) -> PowerLawScan:
+        """The result of a scan that could not be made: empty arrays, ``best = -1``."""
+        empty = np.empty(0)
+        fields: dict[str, Any] = {
+            "xmins": empty, "alphas": empty, "Ds": empty, "sigmas": empty,
+            "n_tails": np.empty(0, dtype=np.intp), "best": -1, "xmax": math.nan,
+            "truncated": False,
+        }  # fmt: skip
+        return cls(**(fields | known), status=status, message=message)
+
 
 # ---------------------------------------------------------------------------------------------
 # input validation
@@ -209,15 +232,18 @@ def _bad(name: str, value: Any) -> ValueError:
     return ValueError(f"`{name}` must be {_OPTION_RULES[name]}; got {value!r}.")
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The options of :func:`fit_power_law`, validated (:func:`_fit_power_law_iv`)."""
 
-
-def _positive(v: Any) -> bool:
-    try:
-        return math.isfinite(float(v)) and float(v) > 0
-    except (TypeError, ValueError):
-        return False
+    xmin: float | None = None
+    xmin_range: tuple[float, float] | None = None
+    xmax: float | None = None
+    drop_top: int = 0
+    min_tail: int = MIN_TAIL
+    fingers: Fingers | None = None
+    max_fingers: int = 10
+    finger_thresh: float = 1.0
 
 
 def _fit_power_law_iv(
@@ -229,10 +255,8 @@ def _fit_power_law_iv(
     fingers: Any = None,
     max_fingers: Any = 10,
     finger_thresh: Any = 1.0,
-) -> tuple[
-    float | None, tuple[float, float] | None, float | None, int, int, Fingers | None, int, float
-]:
-    if xmin is not None and not _positive(xmin):
+) -> _Options:
+    if xmin is not None and not is_positive(xmin):
         raise _bad("xmin", xmin)
     rng = None
     if xmin_range is not None:
@@ -245,11 +269,11 @@ def _fit_power_law_iv(
         if xmin is not None:
             raise ValueError("`xmin` and `xmin_range` cannot both be given.")
         rng = (lo, hi)
-    if xmax is not None and not _positive(xmax):
+    if xmax is not None and not is_positive(xmax):
         raise _bad("xmax", xmax)
-    if not _is_int(drop_top) or drop_top < 0 or (drop_top > 0 and xmax is not None):
+    if not is_int(drop_top) or drop_top < 0 or (drop_top > 0 and xmax is not None):
         raise _bad("drop_top", drop_top)
-    if not _is_int(min_tail) or min_tail < MIN_TAIL:
+    if not is_int(min_tail) or min_tail < MIN_TAIL:
         raise _bad("min_tail", min_tail)
     fg = None
     if fingers is not None:
@@ -261,62 +285,20 @@ def _fit_power_law_iv(
             raise ValueError(
                 "`fingers` chooses how many top values to drop; do not give `drop_top`."
             )
-    if not _is_int(max_fingers) or max_fingers < 1:
+    if not is_int(max_fingers) or max_fingers < 1:
         raise _bad("max_fingers", max_fingers)
-    if not _positive(finger_thresh):
+    if not is_positive(finger_thresh):
         raise _bad("finger_thresh", finger_thresh)
-    return (
-        None if xmin is None else float(xmin),
-        rng,
-        None if xmax is None else float(xmax),
-        int(drop_top),
-        int(min_tail),
-        fg,
-        int(max_fingers),
-        float(finger_thresh),
+    return _Options(
+        xmin=None if xmin is None else float(xmin),
+        xmin_range=rng,
+        xmax=None if xmax is None else float(xmax),
+        drop_top=int(drop_top),
+        min_tail=int(min_tail),
+        fingers=fg,
+        max_fingers=int(max_fingers),
+        finger_thresh=float(finger_thresh),
     )
-
-
-def _clean(evals: ArrayLike) -> tuple[NDArray[np.float64] | None, int, FitStatus, str]:
-    """Sorted positive values, number of zeros dropped, status and message (data, never raises)."""
-    try:
-        x = np.array(evals, dtype=np.float64)  # a copy: the input is never modified
-    except (TypeError, ValueError) as e:
-        return None, 0, FitStatus.INVALID_INPUT, f"evals cannot be read as float64 numbers: {e}"
-    if x.ndim != 1:
-        return None, 0, FitStatus.INVALID_INPUT, f"evals must be 1-D; got shape {x.shape}"
-    if x.size == 0:
-        return None, 0, FitStatus.INVALID_INPUT, "evals is empty"
-    bad = int(np.count_nonzero(~np.isfinite(x)))
-    if bad:
-        return None, 0, FitStatus.INVALID_INPUT, f"evals contains {bad} NaN/Inf values"
-    top = float(x.max())
-    tol = ZERO_TOL * max(top, 0.0)
-    neg = x < -tol
-    if neg.any():
-        return (
-            None,
-            0,
-            FitStatus.INVALID_INPUT,
-            f"evals contains {int(neg.sum())} negative values (min {x.min():.3g}); an ESD is "
-            f"non-negative (values within {ZERO_TOL:g} * max of 0 count as zeros)",
-        )
-    pos = x > tol
-    dropped = int(x.size - pos.sum())
-    x = np.sort(x[pos])
-    if x.size == 0:
-        return None, dropped, FitStatus.DEGENERATE, f"all {dropped} values are zero"
-    return x, dropped, FitStatus.OK, ""
-
-
-def _failed(
-    status: FitStatus, message: str, *, n_data: int = 0, n_dropped: int = 0, n_above: int = 0
-) -> PowerLawFit:
-    nan = math.nan
-    return PowerLawFit(
-        nan, nan, nan, nan, nan, 0, 0, n_data, n_dropped, n_above, 0, False,
-        XminMethod.KS_SCAN, status, message,
-    )  # fmt: skip
 
 
 def _restrict(
@@ -329,7 +311,7 @@ def _restrict(
         xmax = float(x[x.size - 1 - drop_top])
     if xmax is None:
         return x, None, 0
-    kept = x[x <= xmax]
+    kept = x[: int(np.searchsorted(x, xmax, side="right"))]  # x is sorted: the values <= xmax
     return kept, xmax, x.size - kept.size
 
 
@@ -344,32 +326,52 @@ def _candidates(
     return cand
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """The chosen tail of one fit (:func:`_scan_fit`, :func:`_fixed_fit`), or why there is none.
+
+    ``alpha`` and ``D`` are NaN and ``status`` is not ok when no tail could be fitted.
+    """
+
+    xmin: float
+    alpha: float
+    D: float
+    n_tail: int
+    n_candidates: int
+    status: FitStatus = FitStatus.OK
+    message: str = ""
+
+    @classmethod
+    def failed(cls, status: FitStatus, message: str, **known: Any) -> _Candidate:
+        nan = math.nan
+        fields: dict[str, Any] = {"xmin": nan, "alpha": nan, "D": nan, "n_tail": 0,
+                                  "n_candidates": 0}  # fmt: skip
+        return cls(**(fields | known), status=status, message=message)
+
+
 def _scan_fit(
     x: NDArray[np.float64],
     upper: float | None,
     xmin_range: tuple[float, float] | None,
     min_tail: int,
-) -> tuple[int, float, float, float, int, int, FitStatus, str]:
-    """(k, xmin, alpha, D, n_tail, n_candidates, status, message) of the KS scan."""
+) -> _Candidate:
+    """The candidate xmin of the smallest KS distance (the KS scan)."""
     s = _plscan.prepare(x, upper)
     if s.m < 2:
-        return -1, *(math.nan,) * 3, 0, 0, FitStatus.DEGENERATE, "all values are equal"
+        return _Candidate.failed(FitStatus.DEGENERATE, "all values are equal")
     cand = _candidates(s, xmin_range, min_tail)
     if cand.size == 0:
         msg = f"no candidate xmin leaves a tail of >= {min_tail} points"
         if xmin_range is not None:
             msg += f" with xmin in {list(xmin_range)}"
-        return -1, *(math.nan,) * 3, 0, 0, FitStatus.TOO_FEW_POINTS, msg
+        return _Candidate.failed(FitStatus.TOO_FEW_POINTS, msg)
     a = _plscan.alphas(s, cand)
     good = np.isfinite(a)
     if not good.any():
-        return (
-            -1,
-            *(math.nan,) * 3,
-            0,
-            int(cand.size),
+        return _Candidate.failed(
             FitStatus.DEGENERATE,
-            ("no candidate gives a finite alpha (tail values equal to float64 precision)"),
+            "no candidate gives a finite alpha (tail values equal to float64 precision)",
+            n_candidates=int(cand.size),
         )
     near, d_near = _plscan.select(s, cand[good], a[good] - 1.0)
     if upper is None:
@@ -382,103 +384,85 @@ def _scan_fit(
         i = int(np.argmin(d_near))
         k, d = int(near[i]), float(d_near[i])
         alpha = float(_plscan.alphas(s, np.array([k], dtype=np.intp))[0])
-    return k, float(s.u[k]), alpha, d, int(s.n - s.first[k]), int(cand.size), FitStatus.OK, ""
+    return _Candidate(
+        xmin=float(s.u[k]), alpha=alpha, D=d, n_tail=int(s.n - s.first[k]),
+        n_candidates=int(cand.size),
+    )  # fmt: skip
 
 
 def _fixed_fit(
     x: NDArray[np.float64], upper: float | None, xmin: float, min_tail: int
-) -> tuple[float, float, int, FitStatus, str]:
-    """(alpha, D, n_tail, status, message) for a given xmin (need not be a data value)."""
+) -> _Candidate:
+    """The tail above a given xmin (need not be a data value)."""
     i = int(np.searchsorted(x, xmin, side="left"))
     tail = x[i:]
+    known = {"xmin": xmin, "n_tail": int(tail.size), "n_candidates": 1}
     if tail.size < min_tail:
-        return (
-            math.nan,
-            math.nan,
-            int(tail.size),
-            FitStatus.TOO_FEW_POINTS,
-            (f"{tail.size} values >= xmin={xmin:.6g}; need >= {min_tail}"),
-        )
+        msg = f"{tail.size} values >= xmin={xmin:.6g}; need >= {min_tail}"
+        return _Candidate.failed(FitStatus.TOO_FEW_POINTS, msg, **known)
     if tail[-1] == xmin and (upper is None or upper == xmin):
-        return (
-            math.nan,
-            math.nan,
-            int(tail.size),
-            FitStatus.DEGENERATE,
-            "all tail values equal xmin",
-        )
+        return _Candidate.failed(FitStatus.DEGENERATE, "all tail values equal xmin", **known)
     u, first = np.unique(tail, return_index=True)
     nt = tail.size
     big_l = None if upper is None else math.log(upper / xmin)
     with np.errstate(divide="ignore"):
         sum_log = float(np.sum(np.log(tail / xmin)))
-        if big_l is None:
-            alpha = 1.0 + nt / sum_log
-        else:
-            q = min(max(sum_log / nt / big_l, 1e-300), 1.0 - 1e-16)
-            alpha = 1.0 + float(_plscan.solve_trunc_exp(np.array([q]))[0]) / big_l
+    alpha = float(_truncated.mle_alpha(sum_log, nt, big_l))
     if not math.isfinite(alpha):
-        return math.nan, math.nan, nt, FitStatus.DEGENERATE, "tail values equal xmin to precision"
+        msg = "tail values equal xmin to precision"
+        return _Candidate.failed(FitStatus.DEGENERATE, msg, **known)
     actual = first / float(nt)
     if big_l is None:
-        theo = 1.0 - (u / xmin) ** (-alpha + 1.0)  # powerlaw 1.x arithmetic
+        theo = _truncated.reference_cdf(u / xmin, alpha)  # powerlaw 1.x arithmetic
     else:
-        b = alpha - 1.0
-        dl = np.log(u / xmin)
-        flat = abs(b * big_l) < 1e-12  # alpha = 1: uniform in log x
-        theo = dl / big_l if flat else np.expm1(-b * dl) / math.expm1(-b * big_l)
+        theo = _truncated.cdf(alpha - 1.0, np.log(u / xmin), big_l)
     diff = theo - actual
-    return alpha, float(max(diff.max(), -diff.min())), nt, FitStatus.OK, ""
+    return _Candidate(xmin, alpha, float(max(diff.max(), -diff.min())), nt, 1)
 
 
 def _fit_once(
-    x: NDArray[np.float64],
-    n_dropped: int,
-    xmin: float | None,
-    xmin_range: tuple[float, float] | None,
-    xmax: float | None,
-    drop_top: int,
-    min_tail: int,
+    x: NDArray[np.float64], n_dropped: int, opts: _Options, *, drop_top: int | None = None
 ) -> PowerLawFit:
-    data, upper, n_above = _restrict(x, xmax, drop_top)
-    counts = {"n_data": int(data.size), "n_dropped": n_dropped, "n_above": n_above}
+    """One fit of sorted positive ``x`` (``drop_top`` overrides the option: fingers)."""
+    top_k = opts.drop_top if drop_top is None else drop_top
+    xmax = opts.xmax if drop_top is None else None
+    data, upper, n_above = _restrict(x, xmax, top_k)
+    counts = {"n_data": int(data.size), "n_dropped": n_dropped, "n_above_xmax": n_above}
     notes = []
     if n_dropped:
         notes.append(f"dropped {n_dropped} zero values")
     if n_above:
         notes.append(f"removed {n_above} values above xmax={upper:.6g}" if upper else "")
     if data.size < MIN_TAIL:
-        return _failed(FitStatus.TOO_FEW_POINTS, f"{data.size} positive values left", **counts)
-    if xmin is not None:
-        alpha, d, nt, status, msg = _fixed_fit(data, upper, xmin, min_tail)
-        method, n_cand, xmin_v = XminMethod.FIXED, 1, xmin
+        msg = f"{data.size} positive values left"
+        return PowerLawFit.failed(FitStatus.TOO_FEW_POINTS, msg, **counts)
+    if opts.xmin is not None:
+        c = _fixed_fit(data, upper, opts.xmin, opts.min_tail)
+        method = XminMethod.FIXED
     else:
-        _, xmin_v, alpha, d, nt, n_cand, status, msg = _scan_fit(data, upper, xmin_range, min_tail)
+        c = _scan_fit(data, upper, opts.xmin_range, opts.min_tail)
         method = XminMethod.KS_SCAN
-    if status is not FitStatus.OK:
-        return _failed(status, "; ".join([msg, *filter(None, notes)]), **counts)
-    top = float(data[-1]) if upper is None else upper
+    if c.status is not FitStatus.OK:
+        return PowerLawFit.failed(c.status, "; ".join([c.message, *filter(None, notes)]), **counts)
     return PowerLawFit(
-        alpha=alpha,
-        xmin=xmin_v,
-        xmax=top,
-        D=d,
-        sigma=(alpha - 1.0) / math.sqrt(nt),
-        n_tail=nt,
-        n_candidates=n_cand,
-        n_data=int(data.size),
-        n_dropped=n_dropped,
-        n_above_xmax=n_above,
+        alpha=c.alpha,
+        xmin=c.xmin,
+        xmax=float(data[-1]) if upper is None else upper,
+        D=c.D,
+        sigma=(c.alpha - 1.0) / math.sqrt(c.n_tail),
+        n_tail=c.n_tail,
+        n_candidates=c.n_candidates,
         n_fingers=0,
         truncated=upper is not None,
         method=method,
         status=FitStatus.OK,
         message="; ".join(filter(None, notes)),
+        **counts,
     )
 
 
 def fit_power_law(
-    evals: ArrayLike,
+    evals: ArrayLike | EigenSample,
     *,
     xmin: float | None = None,
     xmin_range: tuple[float, float] | None = None,
@@ -493,8 +477,9 @@ def fit_power_law(
 
     Parameters
     ----------
-    evals : array_like, 1-D
-        Eigenvalues (any order). Zeros (``|v| <= ZERO_TOL * max``) are dropped and counted.
+    evals : array_like, 1-D, or EigenSample
+        Eigenvalues (any order). Zeros (``|v| <= ZERO_TOL * max``) are dropped and counted. A
+        sample (:func:`htsr.fit._data.as_sample`) is used as it is, without a new validation.
     xmin : float, optional
         Fixed lower end of the tail (any positive value). Default: chosen by the KS scan.
     xmin_range : (float, float), optional
@@ -563,34 +548,29 @@ def fit_power_law(
     >>> fit.status, round(fit.alpha, 1)
     (<FitStatus.OK: 'ok'>, 3.0)
     """
-    xmin, xmin_range, xmax, drop_top, min_tail, fg, max_fingers, finger_thresh = _fit_power_law_iv(
+    opts = _fit_power_law_iv(
         xmin, xmin_range, xmax, drop_top, min_tail, fingers, max_fingers, finger_thresh
     )
-    x, n_dropped, status, message = _clean(evals)
-    if x is None:
-        return _failed(status, message, n_dropped=n_dropped)
-    first = _fit_once(x, n_dropped, xmin, xmin_range, xmax, drop_top, min_tail)
-    if fg is None or not first.ok:
+    sample = as_sample(evals)
+    if not sample.ok:
+        return PowerLawFit.failed(sample.status, sample.message, n_dropped=sample.n_zero)
+    x, n_dropped = sample.positive, sample.n_zero
+    first = _fit_once(x, n_dropped, opts)
+    if opts.fingers is None or not first.ok:
         return first
-    base, _, n_above = _restrict(x, xmax, 0)
-    for k in range(1, min(max_fingers, base.size - MIN_TAIL) + 1):
-        clipped = _fit_once(base, n_dropped, xmin, xmin_range, None, k, min_tail)
-        if clipped.ok and clipped.alpha + finger_thresh < first.alpha:
+    base, _, n_above = _restrict(x, opts.xmax, 0)
+    for k in range(1, min(opts.max_fingers, base.size - MIN_TAIL) + 1):
+        clipped = _fit_once(base, n_dropped, opts, drop_top=k)
+        if clipped.ok and clipped.alpha + opts.finger_thresh < first.alpha:
             note = f"fingers: removed the top {k} values (alpha {first.alpha:.3g} -> "
             note += f"{clipped.alpha:.3g})"
-            return _replace(clipped, n_fingers=k, n_above_xmax=clipped.n_above_xmax + n_above,
-                            message="; ".join(filter(None, [clipped.message, note])))  # fmt: skip
+            return replace(clipped, n_fingers=k, n_above_xmax=clipped.n_above_xmax + n_above,
+                           message="; ".join(filter(None, [clipped.message, note])))  # fmt: skip
     return first
 
 
-def _replace(fit: PowerLawFit, **changes: Any) -> PowerLawFit:
-    from dataclasses import replace
-
-    return replace(fit, **changes)
-
-
 def power_law_scan(
-    evals: ArrayLike,
+    evals: ArrayLike | EigenSample,
     *,
     xmin_range: tuple[float, float] | None = None,
     xmax: float | None = None,
@@ -611,29 +591,20 @@ def power_law_scan(
     >>> bool(scan.xmins[scan.best] == fit_power_law(x).xmin)
     True
     """
-    _, xmin_range, xmax, drop_top, min_tail, *_ = _fit_power_law_iv(
-        None, xmin_range, xmax, drop_top, min_tail
-    )
-    empty_f = np.empty(0)
-
-    def failed(status: FitStatus, message: str) -> PowerLawScan:
-        return PowerLawScan(
-            empty_f, empty_f, empty_f, empty_f, np.empty(0, dtype=np.intp), -1, math.nan, False,
-            status, message,
-        )  # fmt: skip
-
-    x, _, status, message = _clean(evals)
-    if x is None:
-        return failed(status, message)
-    data, upper, _ = _restrict(x, xmax, drop_top)
+    opts = _fit_power_law_iv(None, xmin_range, xmax, drop_top, min_tail)
+    failed = PowerLawScan.failed
+    sample = as_sample(evals)
+    if not sample.ok:
+        return failed(sample.status, sample.message)
+    data, upper, _ = _restrict(sample.positive, opts.xmax, opts.drop_top)
     if data.size < MIN_TAIL:
         return failed(FitStatus.TOO_FEW_POINTS, f"{data.size} positive values left")
     s = _plscan.prepare(data, upper)
     if s.m < 2:
         return failed(FitStatus.DEGENERATE, "all values are equal")
-    cand = _candidates(s, xmin_range, min_tail)
+    cand = _candidates(s, opts.xmin_range, opts.min_tail)
     if cand.size == 0:
-        return failed(FitStatus.TOO_FEW_POINTS, f"no candidate leaves >= {min_tail} points")
+        return failed(FitStatus.TOO_FEW_POINTS, f"no candidate leaves >= {opts.min_tail} points")
     a = _plscan.alphas(s, cand)
     good = np.isfinite(a)
     d = np.full(cand.size, np.nan)
@@ -656,6 +627,7 @@ def power_law_scan(
 
 __all__ = [
     "PIPELINE_FIT",
+    "ZERO_TOL",
     "Fingers",
     "PowerLawFit",
     "PowerLawOptions",
@@ -687,7 +659,7 @@ class PowerLawOptions:
     max_fingers: int = 10
     finger_thresh: float = 1.0
 
-    def fit(self, evals: ArrayLike) -> PowerLawFit:
+    def fit(self, evals: ArrayLike | EigenSample) -> PowerLawFit:
         """:func:`fit_power_law` of ``evals`` with these options (xmin by the KS scan)."""
         return fit_power_law(
             evals,

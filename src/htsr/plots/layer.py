@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from htsr._optional import import_optional
+from htsr._validation import LOG_FLOOR  # eigenvalues below it leave log axes
 from htsr.fit.mp import fit_mp
 from htsr.fit.powerlaw import fit_power_law, power_law_scan
 
@@ -32,8 +33,6 @@ COLORS = {
     "spike": "#9467bd",
     "xmin": "#7f7f7f",
 }
-#: Eigenvalues below this fraction of lambda_max are left out of log axes (numerical zeros).
-LOG_FLOOR = 1e-12
 #: Most bins of the ESD histograms; fewer for small ESDs (:func:`num_bins`).
 NUM_BINS = 60
 

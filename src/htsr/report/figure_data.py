@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-#: Eigenvalues below this fraction of lambda_max are left out of log axes (numerical zeros).
-LOG_FLOOR = 1e-12
+from htsr._validation import LOG_FLOOR  # eigenvalues below it leave log axes
+
 #: Most bins of a histogram; fewer for small ESDs (``2 sqrt(n)``, at least 10).
 NUM_BINS = 60
 #: Most points of an empirical CCDF sent to the browser (all of the top ones, then thinned).

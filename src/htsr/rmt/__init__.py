@@ -28,6 +28,7 @@ from htsr.rmt.ensembles import (
     low_rank_matrix,
     pareto_matrix,
     spike_location,
+    spike_strength,
     spiked_matrix,
 )
 from htsr.rmt.randomize import RandomizedESD, compare_randomized, log_wasserstein, shuffle_elements
@@ -54,6 +55,7 @@ __all__ = [
     "shuffle_elements",
     "spike_location",
     "spike_margin",
+    "spike_strength",
     "spiked_matrix",
     "tw_scale",
 ]

@@ -68,6 +68,33 @@ def spike_location(theta: float, Q: float, sigma: float = 1.0) -> float:
     return sigma**2 * (1.0 + theta) * (1.0 + 1.0 / (Q * theta))
 
 
+def spike_strength(
+    location: NDArray[np.float64] | float, Q: float, sigma: float = 1.0
+) -> NDArray[np.float64]:
+    r"""Strength ``theta`` of the spike that lands at ``location``: the inverse of
+    :func:`spike_location` on ``theta > theta_c`` (``theta_c`` for locations at or below the edge).
+
+    From ``(1 + theta)(1 + 1/(Q theta)) = L = location / sigma^2``, with ``b = L - 1 - 1/Q``:
+
+    .. math:: \theta = \frac{b + \sqrt{b^2 - 4/Q}}{2}
+
+    The same map holds for an additive rank-one perturbation ``x u v^T`` of an ``N x M`` noise
+    matrix with entries of variance ``sigma^2`` (Benaych-Georges & Nadakuditi, Adv. Math. 227,
+    2011, Section 3.1), with ``theta = x^2 / (N sigma^2)``; a single large entry ``W_ij = x`` is
+    such a perturbation, so ``spike_strength`` of an outlier recovers ``W_ij^2 / (N sigma^2)``.
+
+    Examples
+    --------
+    >>> float(spike_strength(np.array([4.0]), 1.0)[0])  # the edge itself: theta_c = 1
+    1.0
+    >>> round(float(spike_strength(spike_location(3.0, 2.0), 2.0)), 12)
+    3.0
+    """
+    b = np.asarray(location, dtype=np.float64) / sigma**2 - 1.0 - 1.0 / Q
+    theta = 0.5 * (b + np.sqrt(np.maximum(b * b - 4.0 / Q, 0.0)))
+    return np.maximum(theta, bbp_threshold(Q))
+
+
 def spiked_matrix(
     N: int, M: int, strengths: Sequence[float], *, sigma: float = 1.0, rng: RNG = None
 ) -> NDArray[np.float64]:
@@ -161,5 +188,6 @@ __all__ = [
     "low_rank_matrix",
     "pareto_matrix",
     "spike_location",
+    "spike_strength",
     "spiked_matrix",
 ]

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from htsr._validation import LOG_FLOOR  # raised to before log10: a lost rank is 12 decades down
 from htsr.fit.mp import TW_MARGIN, MPFit, fit_mp
 from htsr.fit.status import FitStatus
-
-#: Eigenvalues below ``LOG_FLOOR * lambda_max`` are raised to it before taking log10 in
-#: :func:`compare_randomized`: zero eigenvalues (rank loss) would otherwise be at -inf. 1e-12 is
-#: about the float64 Gram accuracy (docs/engine.md), so a lost rank counts as 12 decades down.
-LOG_FLOOR = 1e-12
 
 
 def shuffle_elements(

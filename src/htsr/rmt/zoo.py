@@ -39,6 +39,7 @@ from htsr.rmt.ensembles import (
     gaussian_matrix,
     low_rank_matrix,
     pareto_matrix,
+    spike_strength,
     spiked_matrix,
 )
 
@@ -63,6 +64,10 @@ DEFAULT_SHAPES: tuple[tuple[int, tuple[float, float], float], ...] = (
 )
 #: Default range of the Pareto element exponent mu of the heavy-tailed kind (the issue's).
 MU_RANGE = (0.5, 3.5)
+#: Pareto exponents of the weakly heavy-tailed class (JMLR 2021, Table 1: ``mu > 4``), for
+#: ``zoo_specs(mu_range=MU_RANGE_WEAK)``: finite variance, an MP bulk at every size, and the
+#: few entries beyond the edge of :func:`expected_outliers` (mostly < 1 at M <= 2048).
+MU_RANGE_WEAK = (4.0, 6.0)
 #: Bleeding-out outliers land in ``[lambda_plus + BLEED_TW * tw, BLEED_REL * lambda_plus]``.
 #: The lower end keeps them beyond the TW-widened edge (:data:`htsr.fit.mp.TW_MARGIN` = 3.5);
 #: the upper end keeps them "just beyond" the edge (well inside the 25 % of
@@ -118,9 +123,7 @@ class ZooSpec:
             lp = mp_edges(Q)[1]
             lo = lp + BLEED_TW * tw_scale(Q, M)
             hi = max(BLEED_REL * lp, lo * 1.02)
-            return spiked_matrix(
-                N, M, theta_for_location(gen.uniform(lo, hi, k), Q).tolist(), rng=gen
-            )
+            return spiked_matrix(N, M, spike_strength(gen.uniform(lo, hi, k), Q).tolist(), rng=gen)
         if self.kind == "bulk_spikes":
             k = int(self.param)
             theta = bbp_threshold(Q) * np.exp(gen.uniform(math.log(4.0), math.log(40.0), k))
@@ -137,21 +140,51 @@ class ZooSpec:
         raise ValueError(f"`kind` must be one of {', '.join(KINDS)}; got {self.kind!r}.")
 
 
-def theta_for_location(location: NDArray[np.float64], Q: float) -> NDArray[np.float64]:
-    r"""Perturbation strength whose outlier lands at ``location`` (``sigma = 1``): the inverse of
-    :func:`htsr.rmt.spike_location` on ``theta > theta_c``.
+def expected_outliers(
+    N: int, M: int, mu: float, *, sigma: float, threshold: float, scale: float = 1.0
+) -> float:
+    r"""Expected number of entries of an ``N x M`` Pareto matrix (:func:`htsr.rmt.pareto_matrix`,
+    exponent ``mu``, scale ``x_m``) whose single-entry eigenvalue lies beyond ``threshold``.
 
-    From ``(1 + theta)(1 + 1/(Q theta)) = L``, with ``b = L - 1 - 1/Q``:
+    A large entry ``W_ij = x`` on noise of element scale ``sigma`` is a rank-one perturbation of
+    strength ``theta = x^2 / (N sigma^2)``; its eigenvalue of ``W^T W / N`` lands at
+    ``sigma^2 (1 + theta)(1 + 1/(Q theta))`` (:func:`htsr.rmt.spike_location`), beyond
+    ``threshold`` exactly when ``theta > theta_t = spike_strength(threshold, Q, sigma)``. With
+    ``P(|W_ij| > t) = (t / x_m)^{-mu}``:
 
-    .. math:: \theta = \frac{b + \sqrt{b^2 - 4/Q}}{2}
+    .. math:: E[n] = N M \, P\big(|W_{ij}| > \sqrt{N \sigma^2 \theta_t}\big)
+              = N M \min\big(1, (N \sigma^2 \theta_t / x_m^2)^{-\mu/2}\big)
+
+    Far above the edge ``sigma^2 theta ~ x^2 / N``, so ``E[n] ~ N M (N lambda / x_m^2)^{-mu/2}``
+    (the large-``theta`` form, which with ``lambda = lambda_+`` undercounts: near the edge the
+    BBP map needs a smaller entry, ``sigma^2 theta_t < lambda_+``). ``E[n] < 1``: the matrix's
+    tail is, spectrally, not visible at this size (its ESD is an MP bulk).
+
+    Parameters
+    ----------
+    N, M : int
+        Shape, ``N >= M``.
+    mu : float
+        Element tail exponent.
+    sigma : float
+        Element scale of the bulk (the MP fit's ``sigma``).
+    threshold : float
+        Where an eigenvalue counts as an outlier (the MP fit's ``threshold``, ``lambda_+ + c tw``).
+    scale : float, default 1.0
+        Pareto scale ``x_m`` of the entries.
 
     Examples
     --------
-    >>> float(theta_for_location(np.array([4.0]), 1.0)[0])  # the edge itself: theta_c = 1
-    1.0
+    >>> from htsr.rmt import mp_edges
+    >>> lp = mp_edges(2.0)[1]  # 2.91
+    >>> round(expected_outliers(1000, 500, 3.0, sigma=1.0, threshold=1.1 * lp), 1)
+    10.3
+    >>> round(1000 * 500 * (1000 * 1.1 * lp) ** -1.5, 1)  # the large-theta form undercounts
+    2.8
     """
-    b = np.asarray(location, dtype=np.float64) - 1.0 - 1.0 / Q
-    return 0.5 * (b + np.sqrt(np.maximum(b * b - 4.0 / Q, 0.0)))
+    theta = float(spike_strength(threshold, N / M, sigma))
+    t2 = N * sigma**2 * theta / scale**2
+    return float(N * M * min(1.0, t2 ** (-mu / 2.0))) if t2 > 0 else float(N * M)
 
 
 def _param(kind: str, gen: np.random.Generator, mu_range: tuple[float, float]) -> float:
@@ -224,7 +257,9 @@ __all__ = [
     "BLEED_TW",
     "DEFAULT_SHAPES",
     "KINDS",
+    "MU_RANGE",
+    "MU_RANGE_WEAK",
     "ZooSpec",
-    "theta_for_location",
+    "expected_outliers",
     "zoo_specs",
 ]
