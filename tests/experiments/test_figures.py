@@ -59,6 +59,8 @@ def test_esd_panel_pools_seeds(tmp_path):
     # Gaussian matrices: no spike beyond the MP edge, soft rank ~1
     assert (fits["spike_fraction"] == 0).all() and (abs(fits["softrank"] - 1) < 0.2).all()
     assert np.isnan(fits.attrs["rho_alpha"])  # two settings: no Spearman
+    # the pooled ESD's own phase (the phase rules on the seeds' eigenvalues as slices)
+    assert fits["phase"].tolist() == ["random_like", "random_like"]
     fig = plot_esd_panel(esd_dir, config, "fc2.weight", (120, 60), phases={2: "random_like x2"})
     axes = fig.axes
     assert len(axes) == 4  # 2 rows (log-log, linear with MP) x 2 settings
@@ -68,3 +70,34 @@ def test_esd_panel_pools_seeds(tmp_path):
     assert axes[2].get_title().startswith("spikes 0.0%") and len(axes[2].lines) >= 1
     fig.savefig(tmp_path / "panel.png")
     assert (tmp_path / "panel.png").stat().st_size > 1000
+
+
+def test_pooled_phase_sees_a_spike_shared_by_the_seeds(tmp_path):
+    # each seed: Gaussian noise plus the same strong rank-one signal -> bulk + spikes
+    config = SweepConfig(kind="batch_size", values=(4,), seeds=(0, 1, 2), epochs=1)
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal(200), rng.standard_normal(100)
+    signal = np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+    for seed in config.seeds:
+        noise = gaussian_matrix(200, 100, rng=seed)
+        # singular value 3x the bulk edge sigma (sqrt N + sqrt M): far above it (BBP)
+        w = noise + 3.0 * noise.std() * (np.sqrt(200) + np.sqrt(100)) * signal
+        e = esd(w).evals
+        path = tmp_path / f"{run_file(config.run_id(4, seed))}.npz"
+        np.savez(path, **{"fc2.weight": e})
+    fits = pooled_fits(tmp_path, config, "fc2.weight", (200, 100))
+    assert fits["n"].tolist() == [300]
+    assert fits["phase"].tolist() == ["bulk_spikes"]
+    np.testing.assert_allclose(fits["spike_fraction"], 3 / 300)  # one spike per seed
+
+
+def test_esd_panel_wraps_into_bands(tmp_path):
+    config = SweepConfig(kind="batch_size", values=(2, 8, 32), seeds=(0,), epochs=1)
+    for i, value in enumerate(config.values):
+        e = esd(gaussian_matrix(80, 40, rng=i)).evals
+        np.savez(tmp_path / f"{run_file(config.run_id(value, 0))}.npz", **{"fc2.weight": e})
+    fig = plot_esd_panel(tmp_path, config, "fc2.weight", (80, 40), columns=2)
+    # two bands of two rows; the last band's second column is removed
+    assert len(fig.axes) == 6
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles.count("batch_size=32") == 1 and titles.count("batch_size=2") == 1

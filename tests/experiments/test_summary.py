@@ -101,7 +101,12 @@ def test_widest_layer_and_headline():
     config = SweepConfig(kind="batch_size", values=(2, 8, 32, 128), seeds=(0, 1, 2), epochs=3)
     line = headline(frame, config)
     assert line.startswith("fc1.weight: Spearman rho(batch size, mean alpha) +1.00; 4 phases")
+    assert "4 phases seen (4 as a setting's majority)" in line
     assert "batch_size 2: heavy_tailed x3 ... 128: random_like x3" in line
+    # a phase seen in one seed of three is seen, but no setting's majority
+    frame.loc[(frame["batch_size"] == 8) & (frame["seed"] == 0), "phase"] = "bleeding_out"
+    frame.loc[(frame["batch_size"] == 8) & (frame["seed"] > 0), "phase"] = "heavy_tailed"
+    assert "4 phases seen (3 as a setting's majority)" in headline(frame, config)
 
 
 def test_collapse_onset():

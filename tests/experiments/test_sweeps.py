@@ -3,12 +3,20 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from fixtures.cifar import write_cifar
 from htsr.errors import HtsrError, SourceError
-from htsr.experiments.config import BATCH_SIZES, L2_VALUES, PAPER, QUICK, SweepConfig
+from htsr.experiments.config import (
+    BATCH_SIZES,
+    BATCH_SIZES_DENSE,
+    L2_VALUES,
+    PAPER,
+    QUICK,
+    SweepConfig,
+)
 from htsr.experiments.sweeps import collect, run_cost, run_sweep
 
 TINY = SweepConfig(
@@ -177,7 +185,11 @@ def test_sweep_iv(tmp_path, changes, message):
 def test_presets_are_the_documented_ones():
     quick, paper = QUICK["batch_size"], PAPER["batch_size"]
     assert BATCH_SIZES == (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-    assert quick.values == BATCH_SIZES and paper.values == BATCH_SIZES
+    # the presets: 2 to 1024 by a factor sqrt(2), every power of two included
+    assert quick.values == BATCH_SIZES_DENSE and paper.values == BATCH_SIZES_DENSE
+    assert len(BATCH_SIZES_DENSE) == 19 and set(BATCH_SIZES) <= set(BATCH_SIZES_DENSE)
+    ratios = np.diff(np.log2(BATCH_SIZES_DENSE))
+    np.testing.assert_allclose(ratios, 0.5, atol=0.09)  # 3/2 and 4/3 at the small end
     assert quick.model == "mlp_wide" and quick.data == "mnist1d" and len(quick.seeds) == 3
     assert (paper.epochs, len(paper.seeds), paper.lr, paper.momentum, paper.lr_decay) == (
         100,

@@ -87,6 +87,7 @@ def plot_esd_panel(
     shape: tuple[int, int],
     *,
     phases: dict[float, str] | None = None,
+    columns: int = 10,
 ) -> Figure:
     """The paper's ESD panel (JMLR 2021, Fig. 22): one column per setting, the ESD of
     ``layer`` pooled over seeds, log-log on top (with the power-law fit of the pooled
@@ -105,6 +106,8 @@ def plot_esd_panel(
         pool like ``S`` slices).
     phases : dict, optional
         Setting -> phase label(s) written in each column's title.
+    columns : int, default 10
+        Settings per band: more settings wrap onto further bands (two rows each).
 
     Returns
     -------
@@ -115,11 +118,17 @@ def plot_esd_panel(
 
     values = list(config.values)
     n = len(values)
-    fig = _figure("plot_esd_panel", figsize=(2.1 * n, 4.6), layout="constrained")
-    axes = fig.subplots(2, n, squeeze=False)
+    cols = min(n, columns)
+    bands = -(-n // cols)
+    fig = _figure("plot_esd_panel", figsize=(2.1 * cols, 4.6 * bands), layout="constrained")
+    axes = fig.subplots(2 * bands, cols, squeeze=False)
+    for unused in range(n, bands * cols):  # the last band's empty columns
+        axes[2 * (bands - 1)][unused % cols].remove()
+        axes[2 * bands - 1][unused % cols].remove()
     big_n, m = shape
-    for col, value in enumerate(values):
-        top, bottom = axes[0][col], axes[1][col]
+    for index, value in enumerate(values):
+        band, col = divmod(index, cols)
+        top, bottom = axes[2 * band][col], axes[2 * band + 1][col]
         title = f"{config.kind}={value:g}"
         if phases and value in phases:
             title += f"\n{phases[value]}"
@@ -156,8 +165,9 @@ def plot_esd_panel(
             )
         for ax in (top, bottom):
             ax.tick_params(labelsize=5)
-    axes[0][0].set_ylabel("density (log-log)", fontsize=7)
-    axes[1][0].set_ylabel("density, MP fit", fontsize=7)
+    for band in range(bands):
+        axes[2 * band][0].set_ylabel("density (log-log)", fontsize=7)
+        axes[2 * band + 1][0].set_ylabel("density, MP fit", fontsize=7)
     fig.suptitle(
         f"ESD of {layer} ({big_n} x {m}), final epoch, pooled over {len(config.seeds)} seeds",
         fontsize=8,

@@ -20,8 +20,15 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def write_plots(results: pd.DataFrame, config: SweepConfig, out: Path) -> dict[str, Path]:
-    """Draw the metric-vs-setting figures and the ESD panel of every layer into ``out``."""
+def write_plots(
+    results: pd.DataFrame,
+    config: SweepConfig,
+    out: Path,
+    *,
+    pooled: pd.DataFrame | None = None,
+) -> dict[str, Path]:
+    """Draw the metric-vs-setting figures and the ESD panel of every layer into ``out``
+    (with the phase of each pooled ESD, from ``pooled``, under the seeds' phases)."""
     from htsr.experiments.figures import metric_figure, plot_esd_panel
 
     files = {}
@@ -38,6 +45,11 @@ def write_plots(results: pd.DataFrame, config: SweepConfig, out: Path) -> dict[s
         shape = (int(rows["N"].iloc[0]), int(rows["M"].iloc[0]))
         table = setting_table(results, setting, layer)
         phases = dict(zip(table[setting], table["phases"], strict=True))
+        if pooled is not None:  # the pooled ESD's own phase under the seeds' phases
+            mine = pooled[pooled["name"] == layer]
+            for value, phase in zip(mine[setting], mine["phase"], strict=True):
+                if value in phases and isinstance(phase, str):
+                    phases[value] += f"\npooled: {phase}"
         fig = plot_esd_panel(out / "esd", config, layer, shape, phases=phases)
         files[f"esd_{layer}"] = _save(fig, out / f"esd_{layer.replace('/', '_')}.png")
     return files
@@ -62,11 +74,11 @@ def write_outputs(
     corr = correlation_table(results, config.kind)
     files["correlations"] = out / "correlations.csv"
     corr.to_csv(files["correlations"], index=False)
+    pooled = _pooled(results, config, out)
     if plots:
         with contextlib.suppress(ImportError):  # matplotlib missing: tables only
-            files |= write_plots(results, config, out)
+            files |= write_plots(results, config, out, pooled=pooled)
     text = summary_markdown(results, config, seconds=seconds)
-    pooled = _pooled(results, config, out)
     if pooled is not None:
         files["pooled"] = out / "pooled.csv"
         pooled.to_csv(files["pooled"], index=False)
@@ -99,12 +111,14 @@ def _pooled_markdown(pooled: pd.DataFrame, config: SweepConfig) -> str:
         "",
         f"## ESDs pooled over the {len(config.seeds)} seeds (as the paper pools FC1 over its runs)",
         "",
-        f"| layer | {setting} | eigenvalues | alpha | spike fraction | MP soft rank |",
-        "|---|---|---|---|---|---|",
+        f"| layer | {setting} | eigenvalues | alpha | phase | spike fraction | MP soft rank |",
+        "|---|---|---|---|---|---|---|",
     ]
     for _, r in pooled.iterrows():
+        phase = r.get("phase")
         lines.append(
             f"| `{r['name']}` | {r[setting]:g} | {r['n']} | {r['alpha']:.2f} "
+            f"| {phase if isinstance(phase, str) else 'n/a'} "
             f"| {r['spike_fraction']:.3f} | {r['softrank']:.3f} |"
         )
     lines.append("")

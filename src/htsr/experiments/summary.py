@@ -286,9 +286,15 @@ def headline(results: pd.DataFrame, config: SweepConfig) -> str:
         )
         return f"{layer}: {what}; {phases}"
     rho = spearman_of_means(results, config.kind, "alpha", layer)
+    majority = set()
+    for _, group in results[results["name"] == layer].groupby(config.kind):
+        counts = group["phase"].dropna().astype(str).value_counts()
+        if len(counts) and counts.iloc[0] * 2 > len(group):
+            majority.add(str(counts.index[0]))
     return (
         f"{layer}: Spearman rho(batch size, mean alpha) {rho:+.2f}; "
-        f"{len(seen & set(PHASE_ORDER))} phases seen; {phases}"
+        f"{len(seen & set(PHASE_ORDER))} phases seen "
+        f"({len(majority & set(PHASE_ORDER))} as a setting's majority); {phases}"
     )
 
 
