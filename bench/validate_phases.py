@@ -8,8 +8,10 @@ for the Pareto kind, per ``mu`` bin (Table 1's classes and finer) and per ``E[n]
 expected number of entries beyond the MP edge (:func:`htsr.rmt.zoo.expected_outliers`, recorded
 per matrix); the Pareto kind is also scored by phase where ``E[n] >= 1`` and by class (of
 ``element_mu``) where ``E[n] < 1``, next to the raw table; and the tail exponent of the outliers
-(:func:`htsr.phases.outlier_tail_alpha`) is summarised per kind. One core (BLAS pinned to 1
-thread); ~75 s CPU for 55 per kind.
+(:func:`htsr.phases.outlier_tail_alpha`) and the localization of their eigenvectors (a candidate
+measured with its cost, not a rule) are summarised per kind. One core (BLAS pinned to 1
+thread); ~200 s CPU for 55 per kind, over half of it the localization (a second eigensolve
+with vectors).
 
     nice python bench/validate_phases.py [--per-kind 55] [--seed 0] [--mu-range 0.5 3.5]
 
@@ -316,6 +318,14 @@ def report(rows: list[dict[str, object]], seconds: float, args: argparse.Namespa
         cells = " | ".join(str(table[k][p]) for p in phases)
         lines.append(f"| {k} | {cells} | {table[k][k]}/{tot} = {100 * table[k][k] / tot:.1f}% |")
     lines += ["", f"**Overall: {correct}/{n} = {100 * correct / n:.1f}%**", ""]
+    if lo >= MU_MODERATE:
+        lines += [
+            f"Pareto mu >= {MU_MODERATE:g} is Table 1's weakly heavy-tailed class: the "
+            "heavy_tailed row counts `heavy_tailed`, which is not the expected phase here. With "
+            "E[n] < 1 (below) the ESD is an MP bulk: expected random_like, class weakly "
+            "heavy-tailed (the class column of the tables below).",
+            "",
+        ]
     lines += [
         "## Accuracy by M",
         "",

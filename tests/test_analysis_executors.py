@@ -3,6 +3,7 @@ bit, in the same order; an interrupt cancels the pending work."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,15 +61,23 @@ def test_dask_local_cluster_matches_sequential(checkpoint: Path) -> None:
 
 
 class _RecordingExecutor(ThreadPoolExecutor):
-    """A real one-thread executor that keeps the futures it hands out and their tensors."""
+    """A real one-thread executor that keeps the futures it hands out, their tensors and
+    when each task started."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         super().__init__(max_workers=1)
+        self.delay = delay  # seconds each task waits before it runs
         self.futures: list[Future[Any]] = []
         self.names: list[str] = []
+        self.started: list[float] = []
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
-        future = super().submit(fn, *args, **kwargs)
+        def timed(*a, **k):  # type: ignore[no-untyped-def]
+            self.started.append(time.monotonic())
+            time.sleep(self.delay)
+            return fn(*a, **k)
+
+        future = super().submit(timed, *args, **kwargs)
         self.futures.append(future)
         self.names.append(args[0].name)
         return future
@@ -84,18 +93,28 @@ def test_pool_takes_the_largest_tensors_first_rows_stay_in_model_order(
     pd.testing.assert_frame_equal(layers, _sequential(checkpoint), check_exact=True)
 
 
+_INTERRUPTED: list[float] = []
+
+
 def _interrupt(done: int, total: int, name: str) -> None:
     if done == 1:  # the second tensor finished (a pool takes the largest first)
+        _INTERRUPTED.append(time.monotonic())
         raise KeyboardInterrupt
 
 
 def test_interrupt_cancels_pending_work(checkpoint: Path) -> None:
-    with _RecordingExecutor() as pool:
+    _INTERRUPTED.clear()
+    with _RecordingExecutor(delay=0.05) as pool:  # the tasks outlast this thread's fits
         with pytest.raises(KeyboardInterrupt):
             htsr.analyze(checkpoint, executor=pool, progress=_interrupt)
         assert len(pool.futures) == 13
-        # at most the task running when the interrupt came is not cancelled
-        assert sum(f.cancelled() for f in pool.futures) >= 13 - 3
+    # every task is finished or cancelled, and none started after the interrupt but the one
+    # the pool's thread may have been taking at that moment (the fits run in this thread, so
+    # the pool's thread can be several tensors ahead of the progress callback)
+    assert all(f.done() for f in pool.futures)
+    assert sum(f.cancelled() for f in pool.futures) >= 13 - 4
+    assert sum(t > _INTERRUPTED[0] for t in pool.started) <= 1
+    assert len(pool.started) + sum(f.cancelled() for f in pool.futures) == 13
 
 
 def test_interrupt_with_a_process_pool_propagates(checkpoint: Path) -> None:
@@ -122,3 +141,54 @@ def test_interrupt_with_a_process_pool_propagates(checkpoint: Path) -> None:
 def test_executor_iv(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         htsr.analyze({"w": np.ones((20, 20))}, **kwargs)
+
+
+def test_a_worker_imports_no_fits_pandas_or_report() -> None:
+    """What a spawned worker imports (``htsr.compute``, through the lazy package root) leaves
+    out the heavy modules only the calling process needs: the fits (scipy.stats), pandas and
+    the report."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, htsr._execution; htsr._execution._warm_worker(); "
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] == 'pandas' "
+        "or m.startswith(('scipy.stats', 'htsr.fit', 'htsr.report', 'htsr.metrics', "
+        "'htsr.analysis', 'htsr.phases'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not out, f"a worker imported {out}"
+
+
+def test_package_root_names_load_on_first_use() -> None:
+    import htsr.report
+
+    assert htsr.analyze is htsr.analysis.analyze
+    assert htsr.Report is htsr.report.Report
+    assert htsr.sources.open_model is not None  # a submodule, as after ``import htsr.sources``
+    assert {"analyze", "describe", "compare", "esd", "load_report"} <= set(dir(htsr))
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        htsr.not_a_name  # noqa: B018
+
+
+def test_fits_failing_in_the_caller_give_the_tensors_error_row(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fits run in the calling process, on the spectra a worker sends back; an unexpected
+    failure there is that tensor's ``error:`` row, the other rows go on."""
+    import htsr.analysis
+
+    real = htsr.analysis.fit_layer
+
+    def failing(spectrum):  # type: ignore[no-untyped-def]
+        if spectrum.M == 48:  # layers.1
+            raise RuntimeError("boom")
+        return real(spectrum)
+
+    monkeypatch.setattr(htsr.analysis, "fit_layer", failing)
+    with pytest.warns(htsr.LayerErrorsWarning):
+        layers = htsr.analyze(checkpoint).layers.set_index("name")
+    assert layers.loc["layers.1.weight", "status"] == "error: RuntimeError: boom"
+    assert layers.loc["layers.2.weight", "status"] == "ok"

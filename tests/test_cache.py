@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import save_file
 
 import htsr
-import htsr.analysis
+import htsr.compute
 from htsr.cache import CachedPart, LayerCache, cache_key
 from htsr.spectrum import esd
 
@@ -55,7 +55,7 @@ def esd_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(kwargs["name"])
         return esd(*args, **kwargs)
 
-    monkeypatch.setattr(htsr.analysis, "esd", counting_esd)
+    monkeypatch.setattr(htsr.compute, "esd", counting_esd)
     return calls
 
 

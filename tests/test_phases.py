@@ -340,9 +340,9 @@ def test_never_uses_the_name() -> None:
 #: Small shapes so the zoo runs in seconds; the full zoo (M up to 2048) is bench/validate_phases.py.
 CI_SHAPES = ((128, (1.0, 8.0), 0.5), (256, (1.0, 4.0), 0.3), (512, (1.0, 2.0), 0.2))
 #: Pareto exponents whose ESDs are identifiably heavy-tailed at M <= 512. Above ~2.5 a Pareto
-#: matrix of this size has an MP bulk with none to a few outliers (docs/phases.md, "Ambiguous
-#: kinds": median 1-3 outliers for mu in 3-3.5), which no measured quantity can tell from a
-#: Gaussian with a few spikes; the full zoo keeps the issue's (0.5, 3.5) and reports it.
+#: matrix of this size often expects fewer than 5 entries beyond the MP edge (E[n],
+#: docs/phases.md "The limit of visibility": 0-3 outliers, too few for a tail exponent); the
+#: full zoo keeps the issue's (0.5, 3.5) and reports it by mu and by E[n].
 CI_MU_RANGE = (0.5, 2.5)
 #: The issue asks 95% overall and 85% per kind of the full zoo (bench/validate_phases.py, 330
 #: matrices; docs/phases.md). This zoo has 12 per kind, half at M = 128 where a bleeding or

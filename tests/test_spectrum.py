@@ -63,6 +63,24 @@ def test_large_row_blocks_match_direct(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(esd(w).evals, direct, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_gram_by_syrk_matches_the_full_product(
+    rng: np.random.Generator, dtype: str, layout: str
+) -> None:
+    # row-major blocks reach BLAS syrk as transposed views, column-major ones as they are,
+    # strided views through a plain product: the lower triangle of W^T W in float64 each time
+    from htsr.spectrum import _gram
+
+    w = rng.standard_normal((300, 60)).astype(dtype)
+    w = {"C": w, "F": np.asfortranarray(w), "strided": w[::2]}[layout]
+    for m in (w, w.T):
+        a = m.astype(np.float64)
+        a = a if a.shape[0] >= a.shape[1] else a.T
+        gram = _gram(m, np.dtype(np.float64))
+        np.testing.assert_allclose(np.tril(gram), np.tril(a.T @ a), rtol=1e-13, atol=1e-12)
+
+
 def test_input_not_modified(rng: np.random.Generator) -> None:
     w = rng.standard_normal((50, 40))
     before = w.copy()

@@ -7,6 +7,7 @@ an interrupt or an error cancels every pending task and shuts an own pool down a
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -67,20 +68,56 @@ def executor_iv(executor: object) -> None:
 
 def _warm_worker() -> None:
     """Process initializer: one BLAS thread for the worker's life, set from the thread that
-    runs the tasks; import the analysis once, before the first task arrives."""
+    runs the tasks; import the per-tensor code once, before the first task arrives.
+
+    :mod:`htsr.compute` imports no fitting code, pandas or report (the fits and rows are made
+    in the calling process), and the package root imports its submodules lazily, so a spawned
+    worker is ready in about a third of the time ``import htsr.analysis`` takes."""
     from threadpoolctl import threadpool_limits
 
-    import htsr.analysis  # noqa: F401
+    import htsr.compute  # noqa: F401
 
     threadpool_limits(limits=1, user_api="blas")
+
+
+def _ready() -> None:
+    """A no-op task: submitting one per worker makes the pool spawn them all at once."""
 
 
 def local_pool(executor: str | int) -> ProcessPoolExecutor:
     """A spawned process pool (one process per CPU for ``"processes"``). Spawn, not fork:
     forking a process that holds torch or BLAS threads can deadlock."""
     ctx = multiprocessing.get_context("spawn")
-    n_jobs = None if executor == "processes" else int(executor)
-    return ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_warm_worker)
+    return ProcessPoolExecutor(_pool_size(executor), mp_context=ctx, initializer=_warm_worker)
+
+
+def _pool_size(executor: str | int) -> int:
+    return (os.cpu_count() or 1) if executor == "processes" else int(executor)
+
+
+@contextmanager
+def started_executor(executor: str | int | Executor | None) -> Iterator[Executor | None]:
+    """The executor of one run: None (this process), the caller's executor (left running),
+    or a local pool (``"processes"`` or an int) whose workers are started at once.
+
+    A spawned worker takes a while to start and import the analysis code; started here, at
+    the beginning of a run, that overlaps the listing of the model's tensors (a pool spawns
+    its processes only as tasks are submitted, so one no-op task per worker is submitted).
+    The pool is shut down at the end: waiting for it normally, without waiting (pending tasks
+    cancelled) when the block raises, ``KeyboardInterrupt`` included.
+    """
+    if executor is None or isinstance(executor, Executor):
+        yield executor
+        return
+    pool = local_pool(executor)
+    try:
+        for _ in range(_pool_size(executor)):
+            pool.submit(_ready)
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def run_tasks(
@@ -124,4 +161,4 @@ def run_tasks(
         pool.shutdown(wait=True)
 
 
-__all__ = ["executor_iv", "local_pool", "pinned_blas", "run_tasks"]
+__all__ = ["executor_iv", "local_pool", "pinned_blas", "run_tasks", "started_executor"]

@@ -10,75 +10,44 @@ import math
 import os
 import re
 import warnings
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 
-from htsr._execution import executor_iv, pinned_blas, run_tasks
+from htsr._execution import executor_iv, pinned_blas, run_tasks, started_executor
 from htsr._validation import is_int
 from htsr.cache import CachedPart, LayerCache, cache_key, content_identity, file_identity
-from htsr.errors import HtsrError, LayerError, LayerErrorsWarning, LayerSkippedError
-from htsr.layers import (
-    Layer,
-    LayerKind,
-    Part,
-    expert_group,
-    make_layer,
-    parse_kinds,
-    part_layer,
-    split_parts,
+from htsr.compute import (
+    AnalysisOptions,
+    Computed,
+    PlannedRow,
+    TensorOutcome,
+    compute_tensor,
+    compute_tensor_pinned,
+    compute_tensor_safely,
+    error_row,
+    plan_tensor,
 )
-from htsr.lowrank import low_rank_esd
-from htsr.metrics import element_tail_index, fit_layer
+from htsr.errors import HtsrError, LayerErrorsWarning, LayerSkippedError
+from htsr.layers import Layer, parse_kinds
+from htsr.metrics import fit_layer
 from htsr.phases import classify_layer
 from htsr.report.report import Report
 from htsr.report.results import LayerResult
 from htsr.report.table import layers_frame
-from htsr.rmt.randomize import compare_randomized, shuffle_elements
+from htsr.rmt.randomize import compare_randomized
 from htsr.sources import Layout, ModelSource, TensorRef, open_model
-from htsr.sources.delta import UnpairedRef, with_base
-from htsr.sources.peft import LowRankRef
-from htsr.spectrum import SOLVER_DTYPES, Spectrum, esd, resolve_device
+from htsr.sources.delta import with_base
+from htsr.spectrum import SOLVER_DTYPES, Spectrum, resolve_device
 
 #: ``progress(done, total, name)`` is called before each tensor and once at the end.
 ProgressCallback = Callable[[int, int, str], None]
 
 _ON_ERROR = ("skip", "raise")
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisOptions:
-    """Validated options of :func:`analyze` (see its docstring for their meaning)."""
-
-    layers: re.Pattern[str] | None = None
-    exclude: re.Pattern[str] | None = None
-    kinds: frozenset[LayerKind] | None = None
-    min_evals: int = 10
-    pool: bool = True
-    solver_dtype: str = "float64"
-    conv_layout: Layout = Layout.AUTO
-    on_error: str = "skip"
-    randomize: bool = False
-    seed: int = 0
-    device: str | None = None
-    max_evals: int | None = None
-    max_N: int | None = None
-
-    def numeric_options(self) -> dict[str, Any]:
-        """The options that change a layer's numbers (the cache key's part)."""
-        return {
-            "pool": self.pool,
-            "solver_dtype": self.solver_dtype,
-            "conv_layout": str(self.conv_layout),
-            "randomize": self.randomize,
-            "seed": self.seed,
-            "device": self.device,
-        }
 
 
 def _analyze_iv(
@@ -130,149 +99,6 @@ def _analyze_iv(
     )
 
 
-def _base_row(ref: TensorRef, layer: Layer | None) -> dict[str, Any]:
-    """The metadata columns of a tensor's row (of a part's row, for a part's layer)."""
-    shape = ref.shape if layer is None else layer.shape
-    row: dict[str, Any] = {
-        "name": ref.name if layer is None else layer.name,
-        "kind": str(layer.kind) if layer else "vector",
-        "shape": "x".join(map(str, shape)) or "scalar",
-        "dtype": ref.dtype,
-    }
-    if ref.quant_type is not None:
-        row["quant_type"] = ref.quant_type
-    if layer is not None:
-        row |= {"N": layer.N, "M": layer.M, "Q": layer.Q, "num_slices": layer.num_slices}
-    group = expert_group(ref.name)
-    if group is not None:
-        row["group"] = group
-    return row
-
-
-def skip_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -> str | None:
-    """Why a tensor is not analysed, or None if it is (decided from metadata only)."""
-    return _filter_reason(ref, layer, options) or (
-        None if layer is None else _size_reason(layer, options)
-    )
-
-
-def _filter_reason(ref: TensorRef, layer: Layer | None, options: AnalysisOptions) -> str | None:
-    """Skipped whatever its size: unreadable, not a matrix, empty, not float, filtered out by
-    name or kind."""
-    if ref.unreadable is not None:
-        return ref.unreadable
-    if layer is None:
-        return f"{ref.ndim}-D tensor (bias, norm or scalar)"
-    if isinstance(ref, UnpairedRef):  # fine-tune delta: no counterpart in the base
-        return ref.reason
-    if layer.M == 0 or layer.num_slices == 0:
-        return f"empty tensor (shape {'x'.join(map(str, ref.shape))})"
-    if not ref.is_float:
-        return f"non-float dtype {ref.dtype}"
-    if options.layers is not None and not options.layers.search(ref.name):
-        return "filtered out by name (layers=)"
-    if options.exclude is not None and options.exclude.search(ref.name):
-        return "filtered out by name (exclude=)"
-    if options.kinds is not None and layer.kind not in options.kinds:
-        return f"filtered out by kind ({layer.kind})"
-    if layer.kind is LayerKind.OTHER:
-        return f"unsupported shape {ref.shape}"
-    return None
-
-
-def _size_reason(layer: Layer, options: AnalysisOptions) -> str | None:
-    """Skipped for its size: ``min_evals`` and WeightWatcher's ``max_evals`` / ``max_N`` caps."""
-    n = layer.num_evals(pool=options.pool)
-    if n < options.min_evals:
-        return f"too few eigenvalues ({n} < min_evals={options.min_evals})"
-    if options.max_evals is not None and n > options.max_evals:
-        return f"too many eigenvalues ({n} > max_evals={options.max_evals})"
-    if options.max_N is not None and options.max_N < layer.N:
-        return f"N = {layer.N} > max_N={options.max_N}"
-    return None
-
-
-def layer_of(ref: TensorRef, options: AnalysisOptions) -> Layer | None:
-    """The matrix view of a tensor with 2 or more axes, else None."""
-    return make_layer(ref, layout=options.conv_layout) if ref.ndim >= 2 else None
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRow:
-    """A row decided from metadata: the matrix (a whole tensor or a part of a fused one),
-    its metadata columns, and why it is skipped (None when it is analysed).
-
-    Attributes
-    ----------
-    name : str
-        Row name.
-    layer : Layer or None
-        The matrix view (None for tensors with fewer than 2 axes).
-    part : Part or None
-        The block of a fused projection, or None for the whole tensor.
-    row : dict
-        Metadata columns.
-    skip : str or None
-        Reason the row is not analysed.
-    """
-
-    name: str
-    layer: Layer | None
-    part: Part | None
-    row: dict[str, Any]
-    skip: str | None
-
-
-def plan_tensor(ref: TensorRef, options: AnalysisOptions) -> list[PlannedRow]:
-    """The rows of one tensor, from its metadata only: one, or one per part of a fused
-    projection (:func:`htsr.layers.split_parts`)."""
-    layer = layer_of(ref, options)
-    reason = _filter_reason(ref, layer, options)
-    if layer is None or reason is not None:
-        return [PlannedRow(ref.name, layer, None, _base_row(ref, layer), reason)]
-    parts, note = split_parts(ref.name, ref.shape, ref.module_type)
-    planned = []
-    for part in parts or (None,):
-        view = layer if part is None else part_layer(layer, part)
-        row = _base_row(ref, view)
-        if note is not None:
-            row["note"] = note
-        planned.append(PlannedRow(view.name, view, part, row, _size_reason(view, options)))
-    return planned
-
-
-def _spectra(array: np.ndarray, layer: Layer, options: AnalysisOptions) -> list[Spectrum]:
-    slices = layer.slices(array)
-    matrices = [slices] if options.pool or slices.shape[0] == 1 else list(slices)
-    return [
-        esd(
-            m,
-            solver_dtype=options.solver_dtype,
-            stored_dtype=layer.dtype,
-            name=layer.name,
-            device=options.device,
-        )
-        for m in matrices
-    ]
-
-
-def _compute(array: np.ndarray, planned: PlannedRow, options: AnalysisOptions) -> list[CachedPart]:
-    """The spectra of one planned row: one, or one per slice when not pooled."""
-    assert planned.layer is not None
-    matrix = array if planned.part is None else planned.part.take(array)
-    spectra = _spectra(matrix, planned.layer, options)
-    rand: list[np.ndarray | None] = [None] * len(spectra)
-    if options.randomize:
-        rand = list(_randomized_spectra(matrix, planned.layer, options))
-    element_mu = element_tail_index(matrix)  # the whole matrix (or part), for every slice
-    if len(spectra) == 1:
-        return [CachedPart(planned.name, spectra[0], rand[0], element_mu)]
-    return [
-        CachedPart(f"{planned.name}[{i}]", s, r, element_mu)
-        for i, (s, r) in enumerate(zip(spectra, rand, strict=True))
-    ]
-
-
 def _finish(planned: PlannedRow, parts: list[CachedPart]) -> list[LayerResult]:
     """Fits, phase and the full row of each computed spectrum of a planned row."""
     results = []
@@ -295,9 +121,7 @@ def _unanalysed(planned: PlannedRow, status: str) -> LayerResult:
     return LayerResult(planned.name, planned.row | {"status": status})
 
 
-def _assemble(
-    planned: list[PlannedRow], computed: dict[str, list[CachedPart] | str]
-) -> list[LayerResult]:
+def _assemble(planned: list[PlannedRow], computed: Computed) -> list[LayerResult]:
     """Every planned row's results, in order: skipped, error (a ``str``), or computed."""
     results = []
     for p in planned:
@@ -311,10 +135,6 @@ def _assemble(
     return results
 
 
-def _skipped(planned: list[PlannedRow], why: LayerSkippedError) -> list[LayerResult]:
-    return [_unanalysed(p, f"skipped: {p.skip or why.reason}") for p in planned]
-
-
 def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult]:
     """Analyse one tensor: one result (or one per part of a fused projection, or per slice
     when not pooled).
@@ -323,44 +143,15 @@ def analyze_tensor(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult
     not the layer's fault (unreadable file) propagate.
     """
     planned = plan_tensor(ref, options)
-    todo = [p for p in planned if p.skip is None]
-    computed: dict[str, list[CachedPart] | str] = {}
-    if todo and isinstance(ref, LowRankRef) and not options.randomize:
-        # a LoRA update: exact ESD from the factors, never the dense product
-        try:
-            spectrum = low_rank_esd(*ref.factors(), stored_dtype=ref.dtype, name=ref.name)
-            # the entries' tail is not formed for a low-rank update
-            computed[todo[0].name] = [CachedPart(todo[0].name, spectrum, None, math.nan)]
-        except LayerSkippedError as e:
-            return _skipped(planned, e)
-        except LayerError as e:
-            if options.on_error == "raise":
-                raise
-            computed[todo[0].name] = e.reason
-    elif todo:
-        try:
-            array = ref.load()
-        except LayerSkippedError as e:
-            return _skipped(planned, e)
-        for p in todo:
-            try:
-                computed[p.name] = _compute(array, p, options)
-            except LayerError as e:
-                if options.on_error == "raise":
-                    raise
-                computed[p.name] = e.reason
-        del array  # release the tensor before fitting
-    return _assemble(planned, computed)
+    try:
+        return _assemble(planned, compute_tensor(ref, options))
+    except LayerSkippedError as e:
+        return _skipped(planned, e.reason)
 
 
-def _randomized_spectra(
-    array: np.ndarray, layer: Layer, options: AnalysisOptions
-) -> list[np.ndarray]:
-    """ESDs of the matrix with its elements shuffled, by a generator seeded from the run's
-    seed and the tensor's name (the same numbers whatever the executor or layer order)."""
-    rng = np.random.default_rng([options.seed, zlib.crc32(layer.name.encode())])
-    shuffled = shuffle_elements(np.asarray(array), rng=rng)
-    return [s.evals for s in _spectra(shuffled, layer, options)]
+def _skipped(planned: list[PlannedRow], why: str) -> list[LayerResult]:
+    """Every row of a tensor found to have nothing to analyse once loaded (a zero update)."""
+    return [_unanalysed(p, f"skipped: {p.skip or why}") for p in planned]
 
 
 def _randomized_row(spectrum: Spectrum, rand_evals: np.ndarray | None) -> dict[str, Any]:
@@ -379,34 +170,28 @@ def analyze_tensor_safely(ref: TensorRef, options: AnalysisOptions) -> list[Laye
 
     Errors of the source itself (:class:`~htsr.errors.SourceError`) propagate.
     """
+    return _results(ref, plan_tensor(ref, options), compute_tensor_safely(ref, options), options)
+
+
+def _results(
+    ref: TensorRef, planned: list[PlannedRow], outcome: TensorOutcome, options: AnalysisOptions
+) -> list[LayerResult]:
+    """A computed tensor's rows: the fits and phase are made here, in the calling process,
+    from the spectra a worker sent back (a worker then imports no fitting code, and its
+    result is only the spectra). An unexpected failure of the fits is the tensor's ``error:``
+    row, as one of its computation is."""
+    if outcome.error_row is not None:
+        return [LayerResult(ref.name, outcome.error_row)]
+    if outcome.skipped is not None:
+        return _skipped(planned, outcome.skipped)
     try:
-        return analyze_tensor(ref, options)
+        return _assemble(planned, outcome.computed)
     except HtsrError:
         raise
     except Exception as e:  # a layer's unexpected failure: record it, go on
         if options.on_error == "raise":
             raise
-        return [LayerResult(ref.name, _error_row(ref, options, e))]
-
-
-def _error_row(ref: TensorRef, options: AnalysisOptions, error: Exception) -> dict[str, Any]:
-    """The row of a tensor whose analysis (or metadata) failed unexpectedly."""
-    try:
-        row = _base_row(ref, layer_of(ref, options))
-    except Exception:  # the metadata itself is what failed: keep what is safe to show
-        row = {"name": ref.name, "kind": "other", "shape": str(ref.shape), "dtype": ref.dtype}
-    return row | {"status": f"error: {type(error).__name__}: {error}"}
-
-
-def _analyze_pinned(ref: TensorRef, options: AnalysisOptions) -> list[LayerResult]:
-    """:func:`analyze_tensor_safely` with one BLAS thread, whichever process runs it: the
-    Gram product's rounding depends on the BLAS thread count, and one thread everywhere
-    makes serial, process-pool and Dask runs bit-identical. (Measured with the OpenBLAS 0.3.31
-    that NumPy ships: a limit set from a worker thread did not take effect, one set from the
-    main thread did, for every thread; so :func:`run_analysis` also pins the calling thread,
-    and process-pool workers pin their task thread when they start.)"""
-    with pinned_blas():
-        return analyze_tensor_safely(ref, options)
+        return [LayerResult(ref.name, error_row(ref, options, e))]
 
 
 def _cache_entry(results: list[LayerResult]) -> list[CachedPart] | None:
@@ -436,7 +221,7 @@ def _cached_results(
     parts = cache.get(key)
     if parts is None:
         return key, None
-    computed: dict[str, list[CachedPart] | str] = {}
+    computed: Computed = {}
     for p in planned:
         if p.skip is None:
             computed[p.name] = [
@@ -495,8 +280,10 @@ def _run_pending(
     executor: str | int | Executor | None,
     cache: LayerCache | None,
 ) -> None:
-    """Finish what metadata and the cache answer here; run the rest on the executor."""
+    """Finish what metadata and the cache answer here; compute the rest on the executor and
+    make their rows here as they come back."""
     pending = []
+    plans: dict[int, list[PlannedRow]] = {}
     cost: dict[int, int] = {}
     for i, ref in enumerate(refs):
         planned = plan_tensor(ref, options)
@@ -509,10 +296,17 @@ def _run_pending(
                 finished(i, hit)
                 continue
         pending.append(i)
+        plans[i] = planned
         cost[i] = sum(_eigen_cost(p.layer) for p in planned if p.skip is None)
     if executor is not None:  # largest first: the last task to finish is a small one
         pending.sort(key=lambda i: -cost[i])
-    run_tasks(_analyze_pinned, [(refs[i], options) for i in pending], pending, finished, executor)
+
+    def computed(i: int, outcome: TensorOutcome) -> None:
+        finished(i, _results(refs[i], plans.pop(i), outcome, options))
+
+    run_tasks(
+        compute_tensor_pinned, [(refs[i], options) for i in pending], pending, computed, executor
+    )
 
 
 def _eigen_cost(layer: Layer | None) -> int:
@@ -663,12 +457,16 @@ def analyze(
     )
     executor_iv(executor)
     layer_cache = None if cache is None else LayerCache.open(cache)
-    source = open_model(model)
-    if base is not None:
-        source = with_base(source, open_model(base))
     seed = int(np.random.default_rng(rng).integers(2**63)) if randomize else 0
     options = replace(options, randomize=bool(randomize), seed=seed)
-    results = run_analysis(source, options, progress=progress, executor=executor, cache=layer_cache)
+    # a local pool's workers start now, importing the per-tensor code while the model is listed
+    with started_executor(executor) as runner:
+        source = open_model(model)
+        if base is not None:
+            source = with_base(source, open_model(base))
+        results = run_analysis(
+            source, options, progress=progress, executor=runner, cache=layer_cache
+        )
     return Report.from_results(
         results, source=source.description, provenance=provenance(options, source.description)
     )
@@ -723,7 +521,7 @@ def describe(
         except HtsrError:
             raise
         except Exception as e:  # one tensor's metadata never stops the others
-            rows.append(_error_row(ref, options, e))
+            rows.append(error_row(ref, options, e))
     return layers_frame(rows)
 
 

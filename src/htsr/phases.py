@@ -31,7 +31,7 @@ The classification runs in three steps: :func:`gather_evidence` measures (a froz
    :data:`MIN_TAIL_POINTS` outliers): **heavy_tailed**. At finite size a moderately
    heavy-tailed matrix (Pareto ``2 < mu < 4``, M 128-2048) keeps an MP-like bulk with a few
    outliers, one per entry large enough to leave the bulk; the pipeline's alpha, fitted from an
-   ``xmin`` inside the bulk edge, is then 6-20 and describes the edge, not those outliers.
+   ``xmin`` inside the bulk edge, is then often 6-23 and describes the edge, not those outliers.
    ``outlier_alpha`` is the tail exponent of the outliers' strengths
    (:func:`outlier_tail_alpha`): ``1 + mu/2`` for single large entries.
 5. **bulk_spikes** -- every outlier is well separated from the bulk: the lowest one is at least

@@ -47,7 +47,9 @@ def test_survival_overwrite_is_the_same_number() -> None:
 
 @pytest.mark.parametrize("q", [1e-6, 0.01, 0.3, 0.5, 0.7, 0.99, 1 - 1e-6])
 def test_solve_trunc_exp_inverts_the_mean(q: float) -> None:
-    t = float(_truncated.solve_trunc_exp(np.array([q]))[0])
+    t = float(_truncated.solve_trunc_exp(np.array([q]))[0])  # one equation: the scalar path
+    vector = float(_truncated.solve_trunc_exp(np.array([q, 0.25]))[0])
+    assert t == pytest.approx(vector, rel=1e-15, abs=1e-15)
 
     def mean(s: float) -> float:  # 1/s - 1/expm1(s), written for large |s|
         if abs(s) < 1e-4:  # Taylor series: the two terms cancel near 0

@@ -120,20 +120,38 @@ def log_partition(th: FloatArray, top: float, family: Family, moments: bool = Fa
     x, w = _unit_rule(panels)
     t = lo + (hi - lo) * x
     h = family.h(t)
-    phi = -th[0] * t - th[1] * h
+    phi = -float(th[0]) * t - float(th[1]) * h
     peak = float(phi.max())
-    wt = w * np.exp(phi - peak)
+    phi -= peak
+    wt = w * np.exp(phi, out=phi)
     z = float(wt.sum())
     a = peak + math.log((hi - lo) * z)
     if not moments:
         return Partition(a, *_NO_MOMENTS)
     p = wt / z
-    e = np.array([p @ t, p @ h])
-    d1, d2 = t - e[0], h - e[1]
+    e0, e1 = float(p @ t), float(p @ h)
+    d1, d2 = t - e0, h - e1
     pd1 = p * d1
     c12 = float(pd1 @ d2)
     cov = np.array([[float(pd1 @ d1), c12], [c12, float((p * d2) @ d2)]])
-    return Partition(a, e, cov)
+    return Partition(a, np.array([e0, e1]), cov)
+
+
+def _solve2(cov: FloatArray, g: FloatArray) -> FloatArray:
+    """``cov^-1 g`` for a 2 x 2 ``cov``: Gaussian elimination with partial pivoting (what
+    LAPACK's ``gesv`` does, without its call overhead). LinAlgError when exactly singular."""
+    a, b, c, d = float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 0]), float(cov[1, 1])
+    g0, g1 = float(g[0]), float(g[1])
+    if abs(c) > abs(a):  # pivot on the second row
+        a, b, c, d, g0, g1 = c, d, a, b, g1, g0
+    if a == 0.0:
+        raise np.linalg.LinAlgError("singular matrix")
+    lf = c * (1.0 / a)
+    u = d - lf * b
+    if u == 0.0:
+        raise np.linalg.LinAlgError("singular matrix")
+    x1 = (g1 - lf * g0) / u
+    return np.array([(g0 - b * x1) / a, x1])
 
 
 def newton(
@@ -157,7 +175,7 @@ def newton(
         step: FloatArray = np.zeros(2)
         if free.all():
             try:
-                step = -np.asarray(np.linalg.solve(cur.cov, g), dtype=np.float64)
+                step = -_solve2(cur.cov, g)
             except np.linalg.LinAlgError:
                 step = -g / np.maximum(np.diag(cur.cov), 1e-300)
         elif free.any():

@@ -115,6 +115,8 @@ def solve_trunc_exp(q: ArrayLike) -> FloatArray:
     the package for this equation (the bounded power-law MLE, the truncated exponential's rate).
     """
     q = np.asarray(q, dtype=np.float64)
+    if q.size == 1:  # one equation: the same bisection in scalar arithmetic, ~30x faster
+        return np.full(q.shape, _solve_one(float(q.reshape(-1)[0])))
     lo = -1.0 / (1.0 - q)
     hi = 1.0 / q
     for _ in range(200):
@@ -125,6 +127,27 @@ def solve_trunc_exp(q: ArrayLike) -> FloatArray:
         if np.all((hi - lo) <= 4e-16 * np.maximum(np.abs(lo), np.abs(hi)) + 1e-300):
             break
     return np.asarray(0.5 * (lo + hi), dtype=np.float64)
+
+
+def _mean_one(t: float) -> float:
+    """:func:`mean_trunc_exp` of one number."""
+    if abs(t) < 1e-4:
+        return 0.5 - t / 12.0 + t**3 / 720.0
+    return 1.0 / t - (1.0 / math.expm1(t) if t < 700.0 else 0.0)
+
+
+def _solve_one(q: float) -> float:
+    """:func:`solve_trunc_exp` of one number (the same bisection and stopping rule)."""
+    lo, hi = -1.0 / (1.0 - q), 1.0 / q
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _mean_one(mid) > q:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 4e-16 * max(abs(lo), abs(hi)) + 1e-300:
+            break
+    return 0.5 * (lo + hi)
 
 
 def mle_alpha(sum_log: ArrayLike, n: ArrayLike, big_l: ArrayLike | None) -> FloatArray:

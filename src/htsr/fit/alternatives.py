@@ -212,8 +212,7 @@ def _stretched_exponential(t: _Tail, alpha0: float | None = None) -> _Law:
         """Negative log-likelihood and ln c with c = (Lambda xmin)^beta at its optimum: for a
         fixed beta, u = y^beta - 1 is exponential of rate c (truncated at umax if truncated)."""
         beta = math.exp(lnb)
-        with np.errstate(over="ignore"):
-            tot = float(np.expm1(beta * lny).sum())
+        tot = float(np.expm1(beta * lny).sum())  # overflow -> inf, handled (errstate below)
         if not (math.isfinite(tot) and tot > 0):
             return math.inf, 0.0
         if lnymax is None:
@@ -228,12 +227,13 @@ def _stretched_exponential(t: _Tail, alpha0: float | None = None) -> _Law:
         v = n * (lnb + lnc - math.log(-math.expm1(-c * umax))) + (beta - 1.0) * s_lny - c * tot
         return (-v if math.isfinite(v) else math.inf), lnc
 
-    res = optimize.minimize_scalar(
-        lambda v: profile(v)[0], bounds=(_SE_LNB_MIN, 4.0), method="bounded",
-        options={"xatol": 1e-10},
-    )  # fmt: skip
-    lnb = float(res.x)
-    lnc = profile(lnb)[1]
+    with np.errstate(over="ignore"):
+        res = optimize.minimize_scalar(
+            lambda v: profile(v)[0], bounds=(_SE_LNB_MIN, 4.0), method="bounded",
+            options={"xatol": 1e-10},
+        )  # fmt: skip
+        lnb = float(res.x)
+        lnc = profile(lnb)[1]
     beta = math.exp(lnb)
     with np.errstate(over="ignore"):
         lam = float(np.exp(lnc / beta)) / t.xmin  # inf when beta -> 0 (the power-law limit)

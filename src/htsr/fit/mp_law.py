@@ -10,6 +10,7 @@ matrix ``W`` with ``N >= M`` and ``Q = N / M >= 1``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -156,11 +157,18 @@ def mp_ppf(p: ArrayLike, Q: float, sigma: float = 1.0) -> NDArray[np.float64]:
     return np.where(np.isnan(p), np.nan, x * sigma**2)
 
 
+@functools.lru_cache(maxsize=32)
 def _ppf_table(Q: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Tabulated standard MP quantile function ``(p_grid, x_grid)`` for ``np.interp``."""
+    """Tabulated standard MP quantile function ``(p_grid, x_grid)`` for ``np.interp``.
+
+    Cached by ``Q`` (a model has few distinct shapes); the arrays are read-only.
+    """
     a, b = mp_edges(Q)
     x = a + (b - a) * np.sin(np.linspace(0.0, 0.5 * np.pi, _PPF_GRID)) ** 2
-    return mp_cdf(x, Q), x
+    p = mp_cdf(x, Q)
+    p.setflags(write=False)
+    x.setflags(write=False)
+    return p, x
 
 
 __all__ = ["mp_cdf", "mp_edges", "mp_pdf", "mp_ppf", "tw_scale"]

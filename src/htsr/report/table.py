@@ -27,7 +27,9 @@ def layers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = frame[ordered + extra]
     for name in ordered:
         dtype = COLUMNS_BY_NAME[name].dtype
-        frame[name] = frame[name].astype(dtype if dtype != "string" else "object")
+        target = np.dtype(object) if dtype == "string" else pd.api.types.pandas_dtype(dtype)
+        if frame[name].dtype != target:  # most columns already are (no copy, no cast)
+            frame[name] = frame[name].astype(target)
     return frame
 
 
