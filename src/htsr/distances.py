@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from htsr._validation import is_int
 from htsr.errors import LayerError
 from htsr.layers import make_layer
 from htsr.rmt.randomize import log_wasserstein
@@ -140,7 +141,7 @@ def distances(a: Any, b: Any, *, k: int = TOP_K) -> pd.DataFrame:
     >>> round(float(d.loc[0, "spectral_norm_ratio"]), 6)
     1.1
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+    if not is_int(k) or k < 1:
         raise ValueError(f"`k` must be an int >= 1; got {k!r}")
     base_refs = {r.name: r for r in open_model(b).refs}
     rows = []

@@ -121,6 +121,7 @@ def plot_esd_panel(
     cols = min(n, columns)
     bands = -(-n // cols)
     fig = _figure("plot_esd_panel", figsize=(2.1 * cols, 4.6 * bands), layout="constrained")
+    from matplotlib.ticker import MaxNLocator  # present: _figure checked the plot extra
     axes = fig.subplots(2 * bands, cols, squeeze=False)
     for unused in range(n, bands * cols):  # the last band's empty columns
         axes[2 * (bands - 1)][unused % cols].remove()
@@ -163,6 +164,9 @@ def plot_esd_panel(
             bottom.set_title(
                 f"spikes {100 * mp.spike_fraction:.1f}%, softrank {mp.softrank:.2f}", fontsize=6
             )
+        bottom.xaxis.set_major_locator(MaxNLocator(nbins=3))  # labels that do not overlap
+        bottom.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        bottom.xaxis.get_offset_text().set_fontsize(5)
         for ax in (top, bottom):
             ax.tick_params(labelsize=5)
     for band in range(bands):

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.linalg as sl
 from numpy.typing import ArrayLike, NDArray
 
+from htsr._validation import is_int
 from htsr.rmt.ensembles import RNG, pareto_matrix
 
 #: ``mu`` range of the very-heavy-tailed relation (JMLR 2021 Table 1: ``alpha = 1 + mu/2``).
@@ -170,7 +171,7 @@ def calibrate_alpha(
     """
     import time
 
-    if not (isinstance(reps, (int, np.integer)) and reps >= 1):
+    if not (is_int(reps) and reps >= 1):
         raise ValueError(f"`reps` must be an int >= 1; got {reps!r}.")
     mu = np.asarray(mus, dtype=np.float64).ravel()
     if mu.size == 0 or np.any(~np.isfinite(mu)) or np.any(mu <= 0):

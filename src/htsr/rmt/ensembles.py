@@ -12,12 +12,14 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from htsr._validation import is_int
+
 RNG = np.random.Generator | int | None
 
 
 def _check_shape(N: int, M: int) -> None:
     for name, v in (("N", N), ("M", M)):
-        if not (isinstance(v, (int, np.integer)) and v >= 1):
+        if not (is_int(v) and v >= 1):
             raise ValueError(f"`{name}` must be an int >= 1; got {v!r}.")
 
 
@@ -172,7 +174,7 @@ def low_rank_matrix(
     3
     """
     _check_shape(N, M)
-    if not (isinstance(rank, (int, np.integer)) and 0 <= rank <= min(N, M)):
+    if not (is_int(rank) and 0 <= rank <= min(N, M)):
         raise ValueError(f"`rank` must be an int in [0, min(N, M)={min(N, M)}]; got {rank!r}.")
     gen = np.random.default_rng(rng)
     if rank == 0:
