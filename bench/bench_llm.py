@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--child", nargs=3, metavar=("CONFIG", "INDEX", "CACHE"))
     args = parser.parse_args()
+    load_at_start = round(os.getloadavg()[0], 2)
     if args.child:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
         return
@@ -262,6 +263,7 @@ def main() -> None:
         "import_s": imports,
         "peak_rss_mib": {n: r["peak_rss_mib"] for n, r in runs.items()},
         "peak_rss_worker_mib": runs["processes_2"]["peak_rss_worker_mib"],
+        "load_average_1min_at_start": load_at_start,
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "floor_gram_eigvalsh_s": {k: round(v, 3) for k, v in floor.items()},
         "serial_vs_floor": round(seconds["serial"] / floor_total, 3),
@@ -271,7 +273,7 @@ def main() -> None:
             if (g := next((n for n in seconds if n.startswith("device_cuda")), None))
             else "not measured (no GPU in this session)"
         ),
-        "note": "measured on a shared, loaded 2-core machine",
+        "note": "2-core machine; see the load averages (above ~1.5 the machine was shared)",
     }
     if "resume" in seconds:
         result["resume_vs_serial"] = round(seconds["resume"] / seconds["serial"], 3)
