@@ -39,17 +39,20 @@ from threadpoolctl import threadpool_limits
 
 from htsr.fit.mp import fit_mp
 from htsr.fit.powerlaw import PIPELINE_FIT
+from htsr.localization import TOP_VECTORS, localization_ratio, spectrum_and_localization
 from htsr.metrics import element_tail_index
 from htsr.phases import (
+    LOCALIZED_Z,
     MIN_TAIL_POINTS,
     MU_MODERATE,
     MU_VERY,
     Phase,
     classify_layer,
+    localization_threshold,
     universality_class,
 )
 from htsr.rmt.zoo import KINDS, MU_RANGE, expected_outliers, zoo_specs
-from htsr.spectrum import esd
+from htsr.spectrum import esd, esd_with_vectors
 
 OUT = Path(__file__).parent / "results"
 MU_BINS = ((0.5, 2.0), (2.0, 2.5), (2.5, 3.0), (3.0, 4.0), (4.0, 99.0))
@@ -70,11 +73,25 @@ def run(
         for spec in zoo_specs(per_kind, mu_range=mu_range, rng=seed, **shapes):
             t0 = time.perf_counter()
             W = spec.matrix()
-            s = esd(W)
+            emu = element_tail_index(W)
+            # as the worker does: the top eigenvectors only where the entries are heavy tailed
+            s, loc = spectrum_and_localization(W, element_mu=emu)
             mp = fit_mp(s.evals, s.N, s.M)
             pl = PIPELINE_FIT.fit(s.evals)
-            emu = element_tail_index(W)
-            r = classify_layer(s, mp=mp, power_law=pl, element_mu=emu)
+            r = classify_layer(s, mp=mp, power_law=pl, element_mu=emu, localization=loc)
+            # measured on every matrix, for the table (not an input of the phase when not heavy)
+            all_loc = (
+                loc
+                if math.isfinite(loc)
+                else localization_ratio(esd_with_vectors(W, vectors=TOP_VECTORS)[1])
+            )
+            cost = math.nan
+            if math.isfinite(loc):  # what the localization adds to the worker's ESD
+                t1 = time.perf_counter()
+                esd(W)
+                t2 = time.perf_counter()
+                spectrum_and_localization(W, element_mu=emu)
+                cost = (time.perf_counter() - t2) / max(t2 - t1, 1e-9)
             en = en_edge = raw = math.nan
             if spec.kind == "heavy_tailed" and mp.ok:
                 en = expected_outliers(
@@ -82,7 +99,6 @@ def run(
                 )
                 # the large-theta form: single-entry eigenvalue x^2 / N beyond lambda_+
                 en_edge = spec.N * spec.M * min(1.0, (spec.N * mp.lambda_plus) ** -(spec.param / 2))
-            loc, cost = localization(W, int(r.num_spikes)) if mp.ok else (math.nan, math.nan)
             if mp.ok and r.num_spikes >= MIN_TAIL_POINTS:
                 # power law of the outlier eigenvalues themselves, xmin at the TW-widened edge
                 out = s.evals[s.evals > mp.threshold]
@@ -110,7 +126,8 @@ def run(
                     "xmin_over_edge": pl.xmin / mp.lambda_plus if mp.ok else math.nan,
                     "expected_outliers": en,
                     "localization": loc,
-                    "vectors_cost": cost,
+                    "localization_all": all_loc,
+                    "localization_cost": cost,
                     "expected_outliers_edge": en_edge,
                     "element_class": str(universality_class(math.nan, emu)),
                     "collapse_gap": r.collapse_gap,
@@ -120,23 +137,6 @@ def run(
                 }
             )
     return rows
-
-
-def localization(W: np.ndarray, k: int) -> tuple[float, float]:
-    """``(L, cost)``: the largest inverse participation ratio ``sum_i v_i^4`` of the top
-    ``min(k, 5)`` eigenvectors of ``W^T W / N``, in units of a random unit vector's
-    ``3 / (M + 2)`` (1 delocalized, ``(M + 2) / 3`` a coordinate vector), and the time of
-    ``eigh`` (vectors) over ``eigvalsh`` on the same Gram matrix. NaN without outliers."""
-    if k < 1:
-        return math.nan, math.nan
-    X = W.T @ W / W.shape[0]
-    t0 = time.perf_counter()
-    np.linalg.eigvalsh(X)
-    t1 = time.perf_counter()
-    _, V = np.linalg.eigh(X)
-    t2 = time.perf_counter()
-    ipr = np.sum(V[:, -min(k, 5) :] ** 4, axis=0)
-    return float(ipr.max() * (X.shape[0] + 2) / 3), (t2 - t1) / max(t1 - t0, 1e-9)
 
 
 def confusion(rows: list[dict[str, object]]) -> dict[str, dict[str, int]]:
@@ -267,18 +267,23 @@ def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, in
         )
     lines += [
         "",
-        "## Localization of the outliers' eigenvectors (candidate, not a rule)",
+        f"## Localization of the top {TOP_VECTORS} eigenvectors, by kind (rule 4)",
         "",
-        "L: the largest inverse participation ratio of the top min(k, 5) eigenvectors of "
-        "`W^T W / N`, over a random unit vector's 3 / (M + 2): ~1 delocalized (a planted "
-        "direction), up to (M + 2) / 3 for one column (a single large entry). cost: time of "
-        "`eigh` with vectors over `eigvalsh` (median).",
+        f"L: the largest inverse participation ratio of the top {TOP_VECTORS} eigenvectors of "
+        "`W^T W / N` over a random unit vector's 3 / (M + 2) (`htsr.localization."
+        "localization_ratio`), measured here on every matrix (the product computes it only "
+        "where element_mu < 4); z = (L - 1) / sqrt(8 / (3M)), in standard deviations of a "
+        f"random vector's; localized: z > {LOCALIZED_Z:g} (`htsr.phases."
+        "localization_threshold`). cost: the ESD with the localization "
+        "(`spectrum_and_localization`) over the ESD alone (`esd`), median over the matrices "
+        "where it is computed (element_mu < 4).",
         "",
-        "| kind | outliers | n | L min / median / max | cost |",
-        "|---|---|---|---|---|",
+        "| kind | outliers | n | L min / median / max | z max | localized | element_mu < 4 "
+        "and localized | cost |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k in KINDS:
-        for name, lo, hi in (("1-3", 1, 3), (">= 4", 4, 10**9)):
+        for name, lo, hi in (("0", 0, 0), ("1-3", 1, 3), (">= 4", 4, 10**9)):
             sub = [
                 r
                 for r in rows
@@ -286,11 +291,18 @@ def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, in
             ]
             if not sub:
                 continue
-            v = np.array([float(r["localization"]) for r in sub])  # type: ignore[arg-type]
-            c = np.median([float(r["vectors_cost"]) for r in sub])  # type: ignore[arg-type]
+            v = np.array([float(r["localization_all"]) for r in sub])  # type: ignore[arg-type]
+            m = np.array([float(r["M"]) for r in sub])  # type: ignore[arg-type]
+            z = (v - 1) / np.sqrt(8 / (3 * m))
+            thr = np.array([localization_threshold(int(x)) for x in m])
+            heavy = np.array([float(r["element_mu"]) < MU_MODERATE for r in sub])  # type: ignore[arg-type]
+            c = [float(r["localization_cost"]) for r in sub]  # type: ignore[arg-type]
+            c = [x for x in c if math.isfinite(x)]
             lines.append(
                 f"| {k} | {name} | {len(sub)} | {v.min():.3g} / {np.median(v):.3g} / "
-                f"{v.max():.3g} | {c:.2g} |"
+                f"{v.max():.3g} | {z.max():.3g} | {int(np.sum(v > thr))}/{len(sub)} | "
+                f"{int(np.sum((v > thr) & heavy))}/{len(sub)} | "
+                f"{_fmt(float(np.median(c))) if c else ''} |"
             )
     return lines
 
