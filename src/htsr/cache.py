@@ -36,8 +36,9 @@ import numpy as np
 
 from htsr.spectrum import Spectrum
 
-#: Version of the entry layout; bump when it changes.
-_FORMAT = 2
+#: Version of the entry layout and of the numbers in it; bump when either changes (3: Gram
+#: blocks of 1 MiB and the tail index summed in sorted order move the last bits).
+_FORMAT = 3
 
 
 def file_identity(origin: str) -> list[Any] | None:
