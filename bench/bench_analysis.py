@@ -3,9 +3,9 @@
 Issue 2: on all-MiniLM-L6-v2 with single-threaded BLAS, the whole analysis must take at most
 1.5x the time of forming the float64 Gram matrices and calling ``numpy.linalg.eigvalsh`` on
 them (the baseline has the weights already in memory as float64; the analysis reads them from
-disk). Both are measured in the same run, interleaved, best of ``--repeats``. Two figures: the engine alone
-(issue 2's scope: read, ESD, norm and rank metrics) and the whole default analysis (plus the
-power-law fit with its alternatives, the MP fit and the phase).
+disk). Both are measured in the same run, interleaved, best of ``--repeats``. Two figures: the
+engine alone (issue 2's scope: read, ESD, norm and rank metrics) and the whole default analysis
+(plus the power-law fit with its alternatives, the MP fit and the phase).
 
     python bench/bench_analysis.py            # writes bench/results/analysis.json
 """
@@ -127,7 +127,9 @@ def main() -> None:
         "engine_only_ratio": round(engine / base, 3),
         "analysis_s": round(full, 4),
         "ratio": round(full / base, 3),
-        "ratios_per_repeat": [round(f / b, 3) for f, b in zip(times["full"], times["base"])],
+        "ratios_per_repeat": [
+            round(f / b, 3) for f, b in zip(times["full"], times["base"], strict=True)
+        ],
         "columns": len(report.layers.columns),
         "stage_ms_per_layer": stages,
     }
