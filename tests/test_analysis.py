@@ -278,8 +278,11 @@ def test_phase_columns_and_summary_counts() -> None:
     }
     report = htsr.analyze(weights)
     rows = report.layers.set_index("name")
-    assert rows.phase.to_dict() == {"gaussian": "random_like", "pareto": "heavy_tailed",
-                                    "low_rank": "rank_collapse"}
+    assert rows.phase.to_dict() == {
+        "gaussian": "random_like",
+        "pareto": "heavy_tailed",
+        "low_rank": "rank_collapse",
+    }
     assert rows.universality["pareto"] == "very_heavy_tailed"
     assert rows.universality["gaussian"] == "none" and np.isnan(rows.mu["gaussian"])
     assert 0.5 < rows.mu["pareto"] < 1.5

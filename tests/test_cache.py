@@ -147,7 +147,7 @@ def test_localization_round_trips_and_an_entry_without_it_is_a_miss(tmp_path: Pa
     np.savez(entry, **arrays)
     assert cache.get(key) is None
     # and the format version is part of every key
-    assert json.loads(key)["format"] == 3
+    assert json.loads(key)["format"] == 4
 
 
 def test_cache_iv(tmp_path: Path) -> None:

@@ -73,21 +73,21 @@ def test_element_tail_index_recovers_pareto_mu_and_flags_gaussians() -> None:
 
 def _hill_by_definition(matrix: np.ndarray) -> float:
     """The Hill estimate written out: every non-zero, non-NaN ``|w|`` in float32, the top
-    ``k + 1`` by a full partition, the log-ratios summed in that order."""
+    ``k + 1`` by a full sort, the log-ratios summed smallest first."""
     a = np.abs(np.asarray(matrix, dtype=np.float32)).ravel()
     a = a[a > 0]
     k = max(50, int(0.01 * a.size))
     if a.size <= k:
         return math.nan
-    top = np.partition(a, a.size - k - 1)[a.size - k - 1 :].astype(np.float64)
-    total = float(np.sum(np.log(top / top.min())))
+    top = np.sort(a)[a.size - k - 1 :].astype(np.float64)
+    total = float(np.sum(np.log(top / top[0])))
     return k / total if total > 0 else math.nan
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 def test_element_tail_index_equals_the_definition_exactly(dtype: str) -> None:
-    # the in-place selection (no zero filter when there are no zeros) must give the same
-    # number to the last bit, with zeros, NaN, Inf, transposed and strided views
+    # the selection above a sampled threshold must give the same number to the last bit,
+    # with zeros, NaN, Inf, transposed and strided views
     import ml_dtypes
 
     rng = np.random.default_rng(5)
@@ -105,6 +105,18 @@ def test_element_tail_index_equals_the_definition_exactly(dtype: str) -> None:
             expected = _hill_by_definition(view)
             got = element_tail_index(view)
             assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
+def test_element_tail_index_is_exact_when_the_sample_misleads_the_threshold() -> None:
+    # the strided sample sees only the large entries: too few pass its threshold, and the
+    # selection falls back to every non-zero entry; also 3-D and 1-row inputs
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((1000, 900)).astype(np.float32)
+    w[::7, ::7] = 100.0 + rng.random(w[::7, ::7].shape).astype(np.float32)
+    assert element_tail_index(w) == _hill_by_definition(w)
+    for shape in ((6, 50, 40), (1, 6000)):
+        x = rng.standard_t(2.5, shape)
+        assert element_tail_index(x) == _hill_by_definition(x)
 
 
 def test_rank_collapse_fraction_agrees_with_rank_loss() -> None:

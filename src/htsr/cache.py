@@ -36,8 +36,10 @@ import numpy as np
 
 from htsr.spectrum import Spectrum
 
-#: Version of the entry layout; bump when it changes (3: ``localization`` per part).
-_FORMAT = 3
+#: Version of the entry layout and of the numbers in it; bump when either changes (3: Gram
+#: blocks of 1 MiB and the tail index summed in sorted order move the last bits; 4:
+#: ``localization`` per part).
+_FORMAT = 4
 
 
 def file_identity(origin: str) -> list[Any] | None:

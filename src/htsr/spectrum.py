@@ -35,8 +35,11 @@ SOLVER_DTYPES = ("float64", "float32")
 #: Rows of W converted to the solver dtype at a time when forming a Gram matrix; bounds the
 #: extra memory to ``_ROW_BLOCK * M * 8`` bytes instead of a float64 copy of the whole layer.
 _ROW_BLOCK = 8192
-#: Largest block of rows converted at a time when the matrix is not in the solver dtype.
-_BLOCK_BYTES = 16 * 2**20
+#: Largest block of rows converted at a time when the matrix is not in the solver dtype: one
+#: buffer of this size is reused for every block. Small enough to stay in the CPU's cache
+#: between the conversion and ``syrk`` (a fresh 16 MiB block per step made the Gram of
+#: MiniLM's 30522 x 384 float32 embedding ~1.8x slower; bench/bench_analysis.py, docs/engine.md).
+_BLOCK_BYTES = 2**20
 #: Largest |w| outside this range is rescaled by a power of two before the Gram is formed.
 _SAFE_RANGE = (1e-100, 1e100)
 #: Safety factor over ``M * eps`` for the round-off floor of Gram eigenvalues.
@@ -108,8 +111,8 @@ def _gram(matrix: np.ndarray, solver_dtype: np.dtype, scale: float = 1.0) -> np.
 
     Formed by the BLAS rank-k update ``syrk``, which computes one triangle (half the
     multiply-adds of a general product). A contiguous matrix already in ``solver_dtype`` (and
-    not rescaled) is passed as is. Otherwise rows are converted (and scaled) a block of at
-    most :data:`_BLOCK_BYTES` at a time and accumulated in place, so the extra memory is one
+    not rescaled) is passed as is. Otherwise rows are converted (and scaled) into one reused
+    buffer of at most :data:`_BLOCK_BYTES` and accumulated in place, so the extra memory is one
     block plus the Gram matrix, never a float64 copy of the layer.
     """
     if matrix.shape[0] < matrix.shape[1]:
@@ -122,9 +125,12 @@ def _gram(matrix: np.ndarray, solver_dtype: np.dtype, scale: float = 1.0) -> np.
             return product
         return _syrk_update(syrk, None, matrix)
     gram = np.zeros((cols, cols), dtype=solver_dtype, order="F")
-    step = max(1, min(_ROW_BLOCK, _BLOCK_BYTES // max(1, cols * solver_dtype.itemsize)))
+    step = max(1, min(_ROW_BLOCK, rows, _BLOCK_BYTES // max(1, cols * solver_dtype.itemsize)))
+    buffer = np.empty((step, cols), dtype=solver_dtype)
     for start in range(0, rows, step):
-        block = np.array(matrix[start : start + step], dtype=solver_dtype)
+        part = matrix[start : start + step]
+        block = buffer[: part.shape[0]]
+        np.copyto(block, part, casting="unsafe")  # float64 -> float32 solver: rounded, as astype
         if scale != 1.0:
             block *= scale
         gram = _syrk_update(syrk, gram, block)

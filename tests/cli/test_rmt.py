@@ -86,6 +86,7 @@ def test_calibrate_iv(args, match):
 
 def test_calibrate_real_fit(tmp_path):
     import htsr.fit.powerlaw  # noqa: F401  (an extra CI installs)
+
     out = tmp_path / "c.csv"
     res = CliRunner().invoke(
         rmt,

@@ -13,6 +13,7 @@ import pytest
 def _reference_fit(data: np.ndarray, **kwargs: Any) -> Any:
     """``powerlaw.Fit`` 1.x (test-only reference) with its progress output silenced."""
     import powerlaw
+
     assert powerlaw.__version__.startswith("1."), "powerlaw 2.x caps alpha at 3: not a reference"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return powerlaw.Fit(data, verbose=False, **kwargs)

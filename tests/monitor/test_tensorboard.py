@@ -27,6 +27,7 @@ def test_scalar_tags_keeps_finite_numbers_only():
 
 def test_logger_writes_event_file(tmp_path):
     import tensorboardX  # noqa: F401  (an extra CI installs)
+
     logger = TensorBoardLogger(tmp_path / "tb")
     logger.log(pd.DataFrame({"name": ["w"], "stable_rank": [2.0]}), {"acc": 0.5}, step=1)
     logger.close()

@@ -122,6 +122,7 @@ def plot_esd_panel(
     bands = -(-n // cols)
     fig = _figure("plot_esd_panel", figsize=(2.1 * cols, 4.6 * bands), layout="constrained")
     from matplotlib.ticker import MaxNLocator  # present: _figure checked the plot extra
+
     axes = fig.subplots(2 * bands, cols, squeeze=False)
     for unused in range(n, bands * cols):  # the last band's empty columns
         axes[2 * (bands - 1)][unused % cols].remove()
