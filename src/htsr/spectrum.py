@@ -19,11 +19,13 @@ torch device one ``torch.linalg.eigh``): used only where the layer's entries are
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import scipy.linalg
 
@@ -151,9 +153,25 @@ def _syrk_update(syrk: Any, gram: np.ndarray | None, block: np.ndarray) -> np.nd
     return updated
 
 
+@functools.lru_cache(maxsize=32)
+def _always_safe(dtype: np.dtype) -> bool:
+    """Whether every finite non-zero value of ``dtype`` lies inside :data:`_SAFE_RANGE`."""
+    try:
+        info = ml_dtypes.finfo(dtype)  # type: ignore[no-untyped-call]
+    except ValueError:  # not a floating dtype
+        return False
+    return _SAFE_RANGE[0] < float(info.smallest_subnormal) and float(info.max) < _SAFE_RANGE[1]
+
+
 def _scale_for(slices: np.ndarray) -> float:
     """A power of two bringing the largest ``|w|`` near 1 when it is far from 1 (so the Gram
-    matrix neither overflows nor underflows), else 1; exact in binary floating point."""
+    matrix neither overflows nor underflows), else 1; exact in binary floating point.
+
+    A dtype whose every finite non-zero value lies inside :data:`_SAFE_RANGE` (float32,
+    float16, bfloat16, float8) always gives 1: the two passes over the matrix are skipped.
+    """
+    if _always_safe(slices.dtype):
+        return 1.0
     peak = max(abs(float(np.max(slices))), abs(float(np.min(slices))))
     if not np.isfinite(peak) or peak == 0 or _SAFE_RANGE[0] < peak < _SAFE_RANGE[1]:
         return 1.0
