@@ -54,7 +54,7 @@ def test_localized_pareto_vs_delocalized_gaussian_and_spiked() -> None:
     mu = element_tail_index(W)
     assert mu < MU_MODERATE
     s, L = spectrum_and_localization(W, element_mu=mu)
-    # the same eigenvalues as the ESD alone, bit for bit (one Gram, values from the same solver)
+    # the same eigenvalues as the ESD alone, bit for bit (the same LAPACK reduction and sterf)
     np.testing.assert_array_equal(s.evals, esd(W).evals)
     assert localization_threshold(s.M) < L, L
     # Gaussian and spiked (random planted directions) matrices: delocalized, even when the
@@ -80,6 +80,14 @@ def test_top_vectors_are_eigenvectors_of_x(rng: np.random.Generator) -> None:
     _, v_t = esd_with_vectors(W.T, vectors=2)
     assert v_t.shape == (60, 2)
     np.testing.assert_allclose(np.abs(v_t.T @ v[:, -2:]), np.eye(2), atol=1e-8)
+    # float32 solver, fewer columns than vectors asked for, a degenerate spectrum
+    s32, v32 = esd_with_vectors(W, vectors=2, solver_dtype="float32")
+    np.testing.assert_array_equal(s32.evals, esd(W, solver_dtype="float32").evals)
+    np.testing.assert_allclose(np.abs(v32.T @ v[:, -2:]), np.eye(2), atol=1e-3)
+    assert esd_with_vectors(W[:, :3], vectors=TOP_VECTORS)[1].shape == (3, 3)
+    _, v_d = esd_with_vectors(np.diag([1.0, 1.0, 1.0, 1.0, 2.0, 3.0]), vectors=3)
+    np.testing.assert_allclose(v_d.T @ v_d, np.eye(3), atol=1e-12)
+    assert localization_ratio(v_d) == pytest.approx(8 / 3)  # coordinate vectors, M = 6
     with pytest.raises(ValueError, match="vectors"):
         esd_with_vectors(W, vectors=0)
 

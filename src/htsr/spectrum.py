@@ -12,9 +12,9 @@ With ``device=`` the same float64 Gram and symmetric eigensolver run in torch
 (``torch.linalg.eigvalsh``) on that device, CPU or CUDA; see :func:`resolve_device`.
 
 :func:`esd_with_vectors` also gives the eigenvectors of the few largest eigenvalues, from the
-same Gram matrix (LAPACK's MRRR subset solver ``syevr`` before the in-place ``eigvalsh``; on a
-torch device one ``torch.linalg.eigh``): used only where the layer's entries are heavy tailed
-(:mod:`htsr.localization`).
+same Gram matrix and the same tridiagonal reduction as the eigenvalues (LAPACK ``sytrd``,
+``sterf``, ``stemr`` on the top few, ``ormqr``; on a torch device one ``torch.linalg.eigh``):
+used only where the layer's entries are heavy tailed (:mod:`htsr.localization`).
 """
 
 from __future__ import annotations
@@ -277,21 +277,43 @@ def _torch_eigenvalues(
     return result, top
 
 
-def _top_eigenvectors(grams: np.ndarray, k: int) -> np.ndarray:
-    """Eigenvectors of the ``k`` largest eigenvalues of each Gram matrix (lower triangle read),
-    shape ``(num_slices, M, k)``, ascending; by LAPACK's MRRR subset solver (``syevr``,
-    ``subset_by_index``), which leaves the Gram matrices unmodified. Measured 1.5-1.9x the
-    values-only ``eigvalsh`` in all, against 2.1-2.5x for one ``eigh`` with every vector
-    (M 128-1536, one thread; docs/phases.md)."""
-    M = grams.shape[-1]
+def _eigh_top(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every eigenvalue (ascending) of one symmetric matrix, and the eigenvectors of its ``k``
+    largest ``(M, k)``, from one tridiagonal reduction; the lower triangle is read and the
+    matrix overwritten (no copy when it is Fortran-ordered).
+
+    ``T = Q^T G Q`` by LAPACK ``sytrd``; the eigenvalues of T by ``sterf``, exactly what the
+    values-only ``syevd`` of :func:`esd` computes (it runs the same two routines; identical to
+    the last bit on every matrix tried); the top ``k`` eigenvectors of T by MRRR (``stemr``,
+    :func:`scipy.linalg.eigh_tridiagonal`), O(M k), mapped back by the Householder reflectors of
+    the reduction (``ormqr`` on the trailing ``M - 1`` rows: ``Q = diag(1, Q')``). Cost over
+    the values-only solve, measured (one thread, Gaussian Grams): 1.33x at M = 128, 1.08x at
+    384, 1.03x at 1536; ``syevr`` with a subset on a copy before it was 1.8-2.1x, one ``eigh``
+    with every vector 2.1-2.5x (docs/phases.md).
+    """
+    M = gram.shape[0]
     k = min(k, M)
-    out = np.empty((grams.shape[0], M, k))
-    for i, gram in enumerate(grams):
-        _, v = scipy.linalg.eigh(
-            gram, lower=True, subset_by_index=(M - k, M - 1), driver="evr", check_finite=False
+    if k >= M or M <= 2:  # too small for a reduction worth the name: solve it whole
+        vals, vecs = scipy.linalg.eigh(gram, lower=True, overwrite_a=True, check_finite=False)
+        return np.asarray(vals), np.asarray(vecs)[:, M - k :]
+    lapack = scipy.linalg.lapack
+    sytrd, sytrd_lwork, sterf, ormqr = lapack.get_lapack_funcs(
+        ("sytrd", "sytrd_lwork", "sterf", "ormqr"), (gram,)
+    )
+    lwork, info = sytrd_lwork(M, lower=1)
+    reduced, d, e, tau, info_t = sytrd(gram, lower=1, lwork=int(lwork), overwrite_a=1)
+    vals, info_v = sterf(d.copy(), e.copy())
+    _, z = scipy.linalg.eigh_tridiagonal(
+        d, e, select="i", select_range=(M - k, M - 1), check_finite=False, lapack_driver="stemr"
+    )
+    back, _, info_b = ormqr(
+        "L", "N", reduced[1:, : M - 1], tau, np.array(z[1:], order="F"), max(1, 64 * k)
+    )
+    if info or info_t or info_v or info_b:
+        raise np.linalg.LinAlgError(
+            f"LAPACK failed (sytrd_lwork {info}, sytrd {info_t}, sterf {info_v}, ormqr {info_b})"
         )
-        out[i] = v
-    return out
+    return np.asarray(vals), np.vstack([z[:1], back])
 
 
 def gram_eigenvalues(
@@ -324,7 +346,7 @@ def _scaled_gram_eigenvalues(
 ) -> tuple[np.ndarray, float, np.ndarray | None]:
     """Gram eigenvalues of the slices times ``scale**2``, ``scale`` (a power of two, see
     :func:`_scale_for`; 1 for weights of ordinary size, whose numbers are then unchanged), and
-    with ``vectors > 0`` each slice's top eigenvectors (:func:`_top_eigenvectors`, else None)."""
+    with ``vectors > 0`` each slice's top eigenvectors (:func:`_eigh_top`, else None)."""
     dtype = np.dtype(solver_dtype)
     scale = _scale_for(slices) if slices.size else 1.0
     if device is not None:
@@ -341,15 +363,18 @@ def _scaled_gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
-    top = _top_eigenvectors(grams, vectors) if vectors else None  # before the in-place solve
+    if vectors:  # each Gram solved in place, its eigenvalues as below and its top vectors
+        solved = [_eigh_top(gram, vectors) for gram in grams]
+        values = np.stack([v for v, _ in solved]).astype(np.float64, copy=False)
+        return values, scale, np.stack([t for _, t in solved])
     if grams.shape[0] == 1:  # solved in place: no copy of a Gram that can be 100s of MiB
         single = scipy.linalg.eigh(
             grams[0], eigvals_only=True, lower=True, overwrite_a=True, check_finite=False,
             driver="evd",
         )  # fmt: skip
-        return np.asarray(single, dtype=np.float64)[np.newaxis], scale, top
+        return np.asarray(single, dtype=np.float64)[np.newaxis], scale, None
     evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
-    return evals, scale, top
+    return evals, scale, None
 
 
 def esd(
@@ -415,10 +440,11 @@ def esd_with_vectors(
 ) -> tuple[Spectrum, np.ndarray]:
     """:func:`esd`, and the unit eigenvectors of X of its ``vectors`` largest eigenvalues.
 
-    The same Gram matrix gives both: its eigenvalues exactly as :func:`esd` computes them, and
-    the top eigenvectors by LAPACK's MRRR subset solver (``scipy.linalg.eigh(...,
-    subset_by_index=..., driver="evr")``) before the in-place values-only solve; on a torch
-    device one ``torch.linalg.eigh`` gives both. For a stack of slices the vectors are those
+    The same Gram matrix and the same tridiagonal reduction give both: its eigenvalues as
+    :func:`esd` computes them (the same LAPACK routines, ``sytrd`` then ``sterf``), and the top
+    eigenvectors of the tridiagonal matrix by MRRR, mapped back by the reduction's reflectors
+    (:func:`_eigh_top`; 1.03-1.33x the values-only solve); on a torch device one
+    ``torch.linalg.eigh`` gives both. For a stack of slices the vectors are those
     of the ``vectors`` largest eigenvalues of the pooled ESD (each a vector of its own slice).
 
     Returns
