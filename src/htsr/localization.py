@@ -13,9 +13,10 @@ is ``3 / (M + 2)`` on average for a uniformly random unit vector, with relative 
 largest IPR of the top :data:`TOP_VECTORS` eigenvectors in units of the random vector's, so 1 is
 delocalized and ``(M + 2) / 3`` is one column.
 
-The eigenvectors cost an extra eigensolve (1.5-1.9x the values-only one, docs/phases.md), so
-:func:`spectrum_and_localization` computes them only for layers whose entries are heavy tailed
-(``element_mu < MU_MODERATE``), the only layers the phase rule that reads them
+The eigenvectors come from the eigenvalues' own tridiagonal reduction
+(:func:`htsr.spectrum.esd_with_vectors`), at 1.1-1.5x the values-only solve
+(docs/phases.md); still, :func:`spectrum_and_localization` computes them only for layers whose
+entries are heavy tailed (``element_mu < MU_MODERATE``), the only layers the rule that reads them
 (:mod:`htsr.phases`, rule 4) can change. This module imports no fitting code: the per-tensor
 worker (:mod:`htsr.compute`) calls it.
 """
@@ -34,8 +35,8 @@ from htsr.spectrum import Spectrum, esd, esd_with_vectors
 MU_MODERATE = 4.0
 #: Top eigenvectors whose localization is measured. An outlier made by one large entry is among
 #: the largest eigenvalues; five covers the 1-3 outliers where the eigenvalues alone cannot
-#: tell a tail from a few spikes (docs/phases.md), and costs no more than one (the subset
-#: solver's cost is the tridiagonal reduction).
+#: tell a tail from a few spikes (docs/phases.md), and costs little more than one (MRRR on the
+#: tridiagonal matrix and the back-transform are O(M k); the reduction, O(M^3), is shared).
 TOP_VECTORS = 5
 
 
