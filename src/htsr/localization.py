@@ -14,7 +14,7 @@ largest IPR of the top :data:`TOP_VECTORS` eigenvectors in units of the random v
 delocalized and ``(M + 2) / 3`` is one column.
 
 The eigenvectors come from the eigenvalues' own tridiagonal reduction
-(:func:`htsr.spectrum.esd_with_vectors`), at 1.1-1.5x the values-only solve
+(:func:`htsr.spectrum.esd_with_vectors`), at 1.0-1.5x the values-only solve
 (docs/phases.md); still, :func:`spectrum_and_localization` computes them only for layers whose
 entries are heavy tailed (``element_mu < MU_MODERATE``), the only layers the rule that reads them
 (:mod:`htsr.phases`, rule 4) can change. This module imports no fitting code: the per-tensor

@@ -288,8 +288,8 @@ def _eigh_top(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     :func:`scipy.linalg.eigh_tridiagonal`), O(M k), mapped back by the Householder reflectors of
     the reduction (``ormqr`` on the trailing ``M - 1`` rows: ``Q = diag(1, Q')``). Cost over
     the values-only solve, measured on a shared machine (``bench/bench_localization.py``, M
-    128-1536, one thread): 1.1-1.5x; ``syevr`` with a subset before the values-only solve
-    1.7-2.2x, one ``eigh`` with every vector 2.2-2.7x (docs/phases.md).
+    128-1536, one thread, two runs): 1.0-1.5x; ``syevr`` with a subset before the values-only
+    solve 1.7-2.2x, one ``eigh`` with every vector 2.2-3.0x (docs/phases.md).
     """
     M = gram.shape[0]
     k = min(k, M)
@@ -443,7 +443,7 @@ def esd_with_vectors(
     The same Gram matrix and the same tridiagonal reduction give both: its eigenvalues as
     :func:`esd` computes them (the same LAPACK routines, ``sytrd`` then ``sterf``), and the top
     eigenvectors of the tridiagonal matrix by MRRR, mapped back by the reduction's reflectors
-    (:func:`_eigh_top`; 1.1-1.5x the values-only solve); on a torch device one
+    (:func:`_eigh_top`; 1.0-1.5x the values-only solve); on a torch device one
     ``torch.linalg.eigh`` gives both. For a stack of slices the vectors are those
     of the ``vectors`` largest eigenvalues of the pooled ESD (each a vector of its own slice).
 
