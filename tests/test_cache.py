@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -125,6 +126,28 @@ def test_corrupt_or_foreign_entries_are_misses(tmp_path: Path) -> None:
     (entry,) = tmp_path.glob("*.npz")
     entry.write_bytes(entry.read_bytes()[:50])  # truncated by a crash of another tool
     assert cache.get(key) is None
+
+
+def test_localization_round_trips_and_an_entry_without_it_is_a_miss(tmp_path: Path) -> None:
+    cache = LayerCache.open(tmp_path)
+    spectrum = esd(np.eye(12) * 2.0)
+    key = cache_key(["f", 1, 2], "w", {"pool": True})
+    cache.put(key, [CachedPart("w", spectrum, None, 3.1, 17.5), CachedPart("v", spectrum, None)])
+    got = cache.get(key) or []
+    assert [(p.element_mu, p.localization) for p in got[:1]] == [(3.1, 17.5)]
+    assert np.isnan(got[1].localization)
+    # an entry of the previous layout (no localization field) is never read as one with it
+    (entry,) = tmp_path.glob("*.npz")
+    with np.load(entry, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"][()]))
+    for part in meta["parts"]:
+        del part["localization"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(entry, **arrays)
+    assert cache.get(key) is None
+    # and the format version is part of every key
+    assert json.loads(key)["format"] == 4
 
 
 def test_cache_iv(tmp_path: Path) -> None:

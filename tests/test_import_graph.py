@@ -28,6 +28,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("htsr.sources",),
     ("htsr.layers",),
     ("htsr.spectrum", "htsr.lowrank", "htsr.entries"),
+    ("htsr.localization",),  # top eigenvectors of heavy-tailed layers (the worker's)
     ("htsr.cache",),
     ("htsr.fit",),
     ("htsr.rmt",),

@@ -10,11 +10,13 @@ import pytest
 
 from htsr.fit.mp import fit_mp, mp_ppf
 from htsr.fit.powerlaw import fit_power_law
+from htsr.localization import spectrum_and_localization
 from htsr.metrics import element_tail_index, norm_metrics
 from htsr.phases import (
     ALPHA_MODERATE,
     COLLAPSE_GAP_DECADES,
     DECAY_SPIKE_FRACTION,
+    LOCALIZED_Z,
     NO_BULK_SPIKE_FRACTION,
     SEPARATED_REL,
     Phase,
@@ -24,6 +26,7 @@ from htsr.phases import (
     collapse_gap,
     decide,
     gather_evidence,
+    localization_threshold,
     outlier_tail_alpha,
     phase_counts,
     universality_class,
@@ -216,6 +219,39 @@ def test_heavy_entries_with_a_heavy_outlier_tail_are_heavy_tailed() -> None:
     assert steep.alpha > ALPHA_MODERATE
 
 
+def test_heavy_entries_with_localized_top_eigenvectors_are_heavy_tailed() -> None:
+    # an MP bulk and 2 outliers just beyond the edge: too few for a tail exponent, bleeding-out
+    # by the eigenvalues alone; heavy-tailed when the entries are heavy AND the top eigenvectors
+    # are localized (the outliers are single large entries), whatever the pipeline's alpha
+    s = Spectrum(np.sort(with_top(mp_bulk(), LP * np.array([1.06, 1.1]))), N, M)
+    mp, pl = fit_mp(s.evals, N, M), fit_power_law(s.evals)
+    thr = localization_threshold(M)
+    assert thr == pytest.approx(1 + LOCALIZED_Z * math.sqrt(8 / (3 * M)))
+    ev = replace(
+        gather_evidence(s, mp=mp, power_law=pl, element_mu=3.2, localization=40.0), alpha=12.0
+    )
+    assert ev.num_spikes == 2 and math.isnan(ev.outlier_alpha), ev
+    assert ev.entries_localized and decide(ev) is Phase.HEAVY_TAILED
+    r = classify_layer(s, mp=mp, power_law=pl, element_mu=3.2, localization=40.0)
+    assert r.phase is Phase.HEAVY_TAILED and "localized" in r.reason, r.reason
+    assert r.as_row()["localization"] == 40.0
+    # not localized (within LOCALIZED_Z standard deviations of a random vector), not measured,
+    # or light entries: the eigenvalues decide (bleeding-out)
+    for other in (
+        replace(ev, localization=0.99 * thr),
+        replace(ev, localization=math.nan),
+        replace(ev, element_mu=6.0),
+        replace(ev, element_mu=math.nan),
+    ):
+        assert decide(other) is Phase.BLEEDING_OUT, other
+    # no outlier: random-like however localized (an MP ESD is all the eigenvalues show)
+    s0 = Spectrum(mp_bulk(), N, M)
+    r0 = classify_layer(
+        s0, mp=fit_mp(s0.evals, N, M), power_law=pl, element_mu=3.2, localization=40.0
+    )
+    assert r0.phase is Phase.RANDOM_LIKE
+
+
 def test_rank_collapse_exact_zeros() -> None:
     evals = np.r_[np.zeros(200), mp_bulk(312, N / 312)]
     r = classify(evals)
@@ -359,12 +395,14 @@ def test_zoo_accuracy(global_random_seed: int) -> None:
     found = []
     for spec in specs:
         W = spec.matrix()
-        s = esd(W)
+        mu = element_tail_index(W)
+        s, loc = spectrum_and_localization(W, element_mu=mu)  # as the worker does
         r = classify_layer(
             s,
             mp=fit_mp(s.evals, s.N, s.M),
             power_law=fit_power_law(s.evals),
-            element_mu=element_tail_index(W),
+            element_mu=mu,
+            localization=loc,
         )
         found.append(str(r.phase))
     kinds = np.array([s.kind for s in specs])

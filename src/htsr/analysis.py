@@ -109,7 +109,11 @@ def _finish(planned: PlannedRow, parts: list[CachedPart]) -> list[LayerResult]:
             row["name"], row["num_slices"] = part.name, 1
         fits = fit_layer(spectrum)
         phase = classify_layer(
-            spectrum, mp=fits.mp, power_law=fits.power_law, element_mu=part.element_mu
+            spectrum,
+            mp=fits.mp,
+            power_law=fits.power_law,
+            element_mu=part.element_mu,
+            localization=part.localization,
         )
         row |= fits.as_row() | _randomized_row(spectrum, rand) | phase.as_row()
         row["status"] = "ok"
@@ -201,7 +205,11 @@ def _cache_entry(results: list[LayerResult]) -> list[CachedPart] | None:
         return None
     return [
         CachedPart(
-            r.name, r.spectrum, r.rand_evals, math.nan if r.phase is None else r.phase.element_mu
+            r.name,
+            r.spectrum,
+            r.rand_evals,
+            math.nan if r.phase is None else r.phase.element_mu,
+            math.nan if r.phase is None else r.phase.localization,
         )
         for r in results
         if r.spectrum is not None

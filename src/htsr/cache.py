@@ -37,8 +37,9 @@ import numpy as np
 from htsr.spectrum import Spectrum
 
 #: Version of the entry layout and of the numbers in it; bump when either changes (3: Gram
-#: blocks of 1 MiB and the tail index summed in sorted order move the last bits).
-_FORMAT = 3
+#: blocks of 1 MiB and the tail index summed in sorted order move the last bits; 4:
+#: ``localization`` per part).
+_FORMAT = 4
 
 
 def file_identity(origin: str) -> list[Any] | None:
@@ -90,12 +91,16 @@ class CachedPart:
     element_mu : float
         Tail index of the matrix entries (:func:`htsr.metrics.element_tail_index`; NaN when
         not formed), an input of the phase.
+    localization : float
+        Localization of the top eigenvectors (:func:`htsr.localization.localization_ratio`;
+        NaN when not computed: entries not heavy tailed), an input of the phase.
     """
 
     name: str
     spectrum: Spectrum
     rand_evals: np.ndarray | None
     element_mu: float = math.nan
+    localization: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,7 @@ class LayerCache:
                         ),
                         rand_evals=np.array(data[f"rand_{i}"]) if part["rand"] else None,
                         element_mu=float(part["element_mu"]),
+                        localization=float(part["localization"]),
                     )
                     for i, part in enumerate(meta["parts"])
                 ]
@@ -171,6 +177,7 @@ class LayerCache:
                     "solver_dtype": s.solver_dtype,
                     "rand": part.rand_evals is not None,
                     "element_mu": float(part.element_mu),  # JSON NaN when not formed
+                    "localization": float(part.localization),
                 }
             )
         arrays["meta"] = np.array(json.dumps({"key": key, "parts": meta_parts}))

@@ -31,6 +31,7 @@ from htsr.layers import (
     part_layer,
     split_parts,
 )
+from htsr.localization import entries_heavy, spectrum_and_localization
 from htsr.lowrank import low_rank_esd
 from htsr.sources import Layout, TensorRef
 from htsr.sources.delta import UnpairedRef
@@ -179,35 +180,36 @@ def plan_tensor(ref: TensorRef, options: AnalysisOptions) -> list[PlannedRow]:
     return planned
 
 
-def _spectra(array: np.ndarray, layer: Layer, options: AnalysisOptions) -> list[Spectrum]:
+def _spectra(
+    array: np.ndarray, layer: Layer, options: AnalysisOptions, element_mu: float = math.nan
+) -> list[tuple[Spectrum, float]]:
+    """Each ESD (pooled, or per slice) with the localization of its top eigenvectors, computed
+    only for heavy-tailed entries (:mod:`htsr.localization`; NaN otherwise)."""
     slices = layer.slices(array)
     matrices = [slices] if options.pool or slices.shape[0] == 1 else list(slices)
-    return [
-        esd(
-            m,
-            solver_dtype=options.solver_dtype,
-            stored_dtype=layer.dtype,
-            name=layer.name,
-            device=options.device,
-        )
-        for m in matrices
-    ]
+    kw = {"solver_dtype": options.solver_dtype, "stored_dtype": layer.dtype, "name": layer.name}
+    if entries_heavy(element_mu):
+        return [
+            spectrum_and_localization(m, element_mu=element_mu, device=options.device, **kw)
+            for m in matrices
+        ]
+    return [(esd(m, device=options.device, **kw), math.nan) for m in matrices]
 
 
 def _compute(array: np.ndarray, planned: PlannedRow, options: AnalysisOptions) -> list[CachedPart]:
     """The spectra of one planned row: one, or one per slice when not pooled."""
     assert planned.layer is not None
     matrix = array if planned.part is None else planned.part.take(array)
-    spectra = _spectra(matrix, planned.layer, options)
+    element_mu = element_tail_index(matrix)  # the whole matrix (or part), for every slice
+    spectra = _spectra(matrix, planned.layer, options, element_mu)
     rand: list[np.ndarray | None] = [None] * len(spectra)
     if options.randomize:
         rand = list(_randomized_spectra(matrix, planned.layer, options))
-    element_mu = element_tail_index(matrix)  # the whole matrix (or part), for every slice
     if len(spectra) == 1:
-        return [CachedPart(planned.name, spectra[0], rand[0], element_mu)]
+        return [CachedPart(planned.name, spectra[0][0], rand[0], element_mu, spectra[0][1])]
     return [
-        CachedPart(f"{planned.name}[{i}]", s, r, element_mu)
-        for i, (s, r) in enumerate(zip(spectra, rand, strict=True))
+        CachedPart(f"{planned.name}[{i}]", s, r, element_mu, loc)
+        for i, ((s, loc), r) in enumerate(zip(spectra, rand, strict=True))
     ]
 
 
@@ -220,7 +222,7 @@ def _randomized_spectra(
 
     rng = np.random.default_rng([options.seed, zlib.crc32(layer.name.encode())])
     shuffled = shuffle_elements(np.asarray(array), rng=rng)
-    return [s.evals for s in _spectra(shuffled, layer, options)]
+    return [s.evals for s, _ in _spectra(shuffled, layer, options)]
 
 
 def error_row(ref: TensorRef, options: AnalysisOptions, error: Exception) -> dict[str, Any]:

@@ -26,14 +26,18 @@ The classification runs in three steps: :func:`gather_evidence` measures (a froz
    without a bulk is weakly heavy tailed, never heavy tailed).
 3. **random_like** -- no eigenvalue beyond the TW-widened MP edge ``lambda_plus + c tw``.
 4. outliers, and the entries heavy tailed (``element_mu < MU_MODERATE``) with
-   ``alpha <= ALPHA_MODERATE`` or with a heavy tail of outliers (``outlier_alpha`` less than
+   ``alpha <= ALPHA_MODERATE``, or with a heavy tail of outliers (``outlier_alpha`` less than
    ``OUTLIER_SE_MARGIN`` standard errors above ``HEAVY_TAIL_ALPHA``, from at least
-   :data:`MIN_TAIL_POINTS` outliers): **heavy_tailed**. At finite size a moderately
-   heavy-tailed matrix (Pareto ``2 < mu < 4``, M 128-2048) keeps an MP-like bulk with a few
-   outliers, one per entry large enough to leave the bulk; the pipeline's alpha, fitted from an
-   ``xmin`` inside the bulk edge, is then often 6-23 and describes the edge, not those outliers.
-   ``outlier_alpha`` is the tail exponent of the outliers' strengths
-   (:func:`outlier_tail_alpha`): ``1 + mu/2`` for single large entries.
+   :data:`MIN_TAIL_POINTS` outliers), or with localized top eigenvectors (``localization``
+   above :func:`localization_threshold`, ``LOCALIZED_Z`` standard deviations of a random
+   vector's above 1): **heavy_tailed**. At finite size a moderately heavy-tailed matrix (Pareto
+   ``2 < mu < 4``, M 128-2048) keeps an MP-like bulk with a few outliers, one per entry large
+   enough to leave the bulk; the pipeline's alpha, fitted from an ``xmin`` inside the bulk
+   edge, is then often 6-23 and describes the edge, not those outliers. ``outlier_alpha`` is
+   the tail exponent of the outliers' strengths (:func:`outlier_tail_alpha`): ``1 + mu/2`` for
+   single large entries. With 1-3 outliers there is no tail to fit, but each such outlier's
+   eigenvector is (nearly) one column ``e_j`` of the entry that made it, where a learned or
+   planted direction is spread (:mod:`htsr.localization`; JMLR 2021, Section 3).
 5. **bulk_spikes** -- every outlier is well separated from the bulk: the lowest one is at least
    ``(1 + SEPARATED_REL) lambda_plus`` (a scale separates signal from noise).
 6. outliers reach the edge and make up at least :data:`DECAY_SPIKE_FRACTION` of the ESD: a tail.
@@ -50,8 +54,9 @@ the phases with a tail (bulk_decay, heavy_tailed); the others have class ``none`
 The class never contradicts ``alpha``: ``alpha < 2`` very, ``2-4`` moderately, above 6 weakly
 heavy tailed whatever ``mu`` says; between 4 and 6 ``mu`` decides (the entries' own exponent
 when measured, else the calibrated one); bulk_decay is weakly heavy tailed. One exception, a
-layer made heavy-tailed by rule 4's outlier tail: there ``alpha`` is fitted from inside the bulk
-edge and is not the tail's exponent, and the class is Table 1's for ``element_mu``.
+layer made heavy-tailed by rule 4's outlier tail or localized eigenvectors: there ``alpha`` is
+fitted from inside the bulk edge and is not the tail's exponent, and the class is Table 1's for
+``element_mu``.
 docs/phases.md gives the validation on a zoo of generated matrices and on trained networks.
 """
 
@@ -65,6 +70,7 @@ import numpy as np
 
 from htsr._compat import StrEnum
 from htsr.fit.powerlaw import fit_power_law
+from htsr.localization import MU_MODERATE, TOP_VECTORS
 from htsr.metrics import (
     COLLAPSE_GAP_DECADES,
     COLLAPSE_GAP_TO_SPREAD,
@@ -129,7 +135,7 @@ HEAVY_TAIL_ALPHA = 4.0
 #: Universality-class bounds on mu (JMLR 2021, Table 1): very heavy-tailed ``mu < 2``,
 #: moderately ``2 <= mu < 4``, weakly ``mu >= 4``. Also the bound on the entries' own tail
 #: exponent (:func:`htsr.metrics.element_tail_index`) below which they are heavy tailed.
-MU_VERY, MU_MODERATE = 2.0, 4.0
+MU_VERY = 2.0  # MU_MODERATE = 4 lives in htsr.localization (the worker reads it too)
 #: The same bounds on alpha (Table 1: ``alpha = 1 + mu/2 < 2`` for mu < 2; the moderately
 #: heavy-tailed alpha reaches ~6 at finite size, the authors' upper end of bulk-decay). Above
 #: ``ALPHA_MODERATE`` a layer is never heavy_tailed and its class at most weakly heavy tailed,
@@ -141,6 +147,14 @@ MIN_TAIL_POINTS = 4
 #: count as heavy (rule 4): the question is whether the outliers are consistent with a heavy tail,
 #: and from 4-20 outliers the MLE's standard error ``(alpha - 1)/sqrt(n)`` is 20-50% of it.
 OUTLIER_SE_MARGIN = 1.0
+#: Standard deviations of a random unit vector's localization ``L`` (mean 1, standard deviation
+#: ``sqrt(8 / (3M))``) the top eigenvectors' ``L`` must exceed to count as localized (rule 4):
+#: :func:`localization_threshold`. The null is exact for any matrix whose eigenvectors are
+#: uniformly distributed (Gaussian entries, random planted directions); its upper tail is
+#: skewed, and over 200,000 random unit vectors at each M in 16..2048 the 1e-5 quantile was
+#: 5.1-9.5 standard deviations, the largest 14.3 (docs/phases.md). A vector on one column sits
+#: at ``(M + 2)/3``, 30-240 standard deviations up for M 128-2048.
+LOCALIZED_Z = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +195,9 @@ class PhaseResult:
     outlier_alpha : float
         Tail exponent of the outliers' strengths (:func:`outlier_tail_alpha`; NaN when fewer
         than :data:`MIN_TAIL_POINTS` outliers or no MP bulk).
+    localization : float
+        Localization of the top eigenvectors (:func:`htsr.localization.localization_ratio`;
+        NaN when not computed).
     """
 
     phase: Phase | None
@@ -197,16 +214,18 @@ class PhaseResult:
     collapse_gap: float
     element_mu: float = math.nan
     outlier_alpha: float = math.nan
+    localization: float = math.nan
 
     def as_row(self) -> dict[str, object]:
         """The table columns: ``phase``, ``phase_reason``, ``universality``, ``mu``,
-        ``element_mu``."""
+        ``element_mu``, ``localization``."""
         return {
             "phase": None if self.phase is None else str(self.phase),
             "phase_reason": self.reason,
             "universality": str(self.universality),
             "mu": self.mu,
             "element_mu": self.element_mu,
+            "localization": self.localization,
         }
 
 
@@ -359,6 +378,24 @@ def outlier_tail_alpha(
     return alpha, (alpha - 1.0) / math.sqrt(n)
 
 
+def localization_threshold(M: int) -> float:
+    r"""Localization ``L`` above which the top eigenvectors count as localized (rule 4).
+
+    .. math:: L_* = 1 + Z \sqrt{8 / (3M)}, \qquad Z = \mathrm{LOCALIZED\_Z} = 10
+
+    ``L`` is in units of a uniformly random unit vector's inverse participation ratio
+    ``3 / (M + 2)``, whose relative standard deviation is ``sqrt(8 / (3M))`` to first order in
+    ``1/M`` (``Var[sum v_i^4]`` for ``v`` uniform on the sphere). Above ``(M + 2)/3``, the
+    largest possible ``L``, nothing can be localized: M <= 18.
+
+    Examples
+    --------
+    >>> round(localization_threshold(128), 2), round(localization_threshold(2048), 2)
+    (2.44, 1.36)
+    """
+    return 1.0 + LOCALIZED_Z * math.sqrt(8.0 / (3.0 * M))
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseEvidence:
     """Everything the phase rules read, measured once (:func:`gather_evidence`).
@@ -405,6 +442,10 @@ class PhaseEvidence:
     element_mu : float
         Hill estimate of the entries' tail exponent (:func:`htsr.metrics.element_tail_index`);
         NaN when not measured.
+    localization : float
+        Largest inverse participation ratio of the top :data:`htsr.localization.TOP_VECTORS`
+        eigenvectors in units of a random vector's (:func:`htsr.localization.localization_ratio`);
+        NaN when not measured.
     """
 
     n: int
@@ -430,6 +471,7 @@ class PhaseEvidence:
     outlier_alpha: float
     outlier_alpha_se: float
     element_mu: float
+    localization: float = math.nan
 
     @property
     def mp_ok(self) -> bool:
@@ -458,6 +500,24 @@ class PhaseEvidence:
         alpha is above ``ALPHA_MODERATE`` (or NaN)."""
         return self.heavy_entries and not self.alpha <= ALPHA_MODERATE and self.heavy_outliers
 
+    @property
+    def localized(self) -> bool:
+        """The top eigenvectors are localized: ``localization > localization_threshold(M)``
+        (False when NaN)."""
+        return self.localization > localization_threshold(self.M)
+
+    @property
+    def entries_localized(self) -> bool:
+        """Rule 4 by localization alone: heavy entries and localized top eigenvectors where
+        neither the pipeline's alpha (above ``ALPHA_MODERATE`` or NaN) nor the outliers' tail
+        decided."""
+        return (
+            self.heavy_entries
+            and not self.alpha <= ALPHA_MODERATE
+            and not self.heavy_outliers
+            and self.localized
+        )
+
 
 def gather_evidence(
     spectrum: Spectrum,
@@ -465,6 +525,7 @@ def gather_evidence(
     mp: MPFit,
     power_law: PowerLawFit,
     element_mu: float = math.nan,
+    localization: float = math.nan,
 ) -> PhaseEvidence:
     """Measure what :func:`decide` needs from a layer's ESD and fits (no decision here).
 
@@ -517,6 +578,7 @@ def gather_evidence(
         outlier_alpha=o_alpha,
         outlier_alpha_se=o_se,
         element_mu=float(element_mu),
+        localization=float(localization),
     )
 
 
@@ -536,7 +598,7 @@ def decide(ev: PhaseEvidence) -> Phase | None:
         return Phase.HEAVY_TAILED if _heavy(ev.alpha, ev) else Phase.BULK_DECAY
     if ev.num_spikes == 0:
         return Phase.RANDOM_LIKE
-    if ev.heavy_entries and (ev.alpha <= ALPHA_MODERATE or ev.heavy_outliers):
+    if ev.heavy_entries and (ev.alpha <= ALPHA_MODERATE or ev.heavy_outliers or ev.localized):
         return Phase.HEAVY_TAILED
     if ev.lowest_spike_ratio >= 1.0 + SEPARATED_REL:
         return Phase.BULK_SPIKES
@@ -600,6 +662,15 @@ def explain(ev: PhaseEvidence, phase: Phase | None) -> str:
             f"moderately heavy-tailed matrix at finite size ({steep} is fitted from inside the "
             "bulk edge)"
         )
+    if phase is Phase.HEAVY_TAILED and ev.entries_localized:
+        return (
+            f"{spikes}, and the entries are heavy tailed (element mu {ev.element_mu:.2f} < "
+            f"{MU_MODERATE:g}) with the top {TOP_VECTORS} eigenvectors localized (largest IPR "
+            f"{ev.localization:.3g}x a random vector's, > {localization_threshold(ev.M):.3g} = "
+            f"1 + {LOCALIZED_Z:g} sd): outliers made by single large entries beyond an MP bulk, "
+            f"a moderately heavy-tailed matrix at finite size ({steep} is fitted from inside "
+            "the bulk edge)"
+        )
     if phase is Phase.HEAVY_TAILED and ev.heavy_entries and ev.alpha <= ALPHA_MODERATE:
         return (
             f"{spikes}, and the entries are heavy tailed (element mu {ev.element_mu:.2f} < "
@@ -639,6 +710,7 @@ def classify_layer(
     mp: MPFit,
     power_law: PowerLawFit,
     element_mu: float = math.nan,
+    localization: float = math.nan,
 ) -> PhaseResult:
     r"""Phase of training and universality class of one layer, from its measured ESD and fits.
 
@@ -655,6 +727,10 @@ def classify_layer(
     element_mu : float, optional
         Tail exponent of the layer's entries (:func:`htsr.metrics.element_tail_index`); NaN
         (the default) leaves rules 2, 4 and 6 to the ESD alone.
+    localization : float, optional
+        Localization of the top eigenvectors (:func:`htsr.localization.localization_ratio`,
+        computed by :func:`htsr.localization.spectrum_and_localization` for heavy-tailed
+        entries); NaN (the default) leaves rule 4 to the eigenvalues.
 
     Returns
     -------
@@ -692,7 +768,9 @@ def classify_layer(
     >>> r.phase.value, r.universality.value
     ('random_like', 'none')
     """
-    ev = gather_evidence(spectrum, mp=mp, power_law=power_law, element_mu=element_mu)
+    ev = gather_evidence(
+        spectrum, mp=mp, power_law=power_law, element_mu=element_mu, localization=localization
+    )
     phase = decide(ev)
     mu, uni = math.nan, Universality.NONE
     if phase in (Phase.BULK_DECAY, Phase.HEAVY_TAILED):
@@ -703,7 +781,7 @@ def classify_layer(
         uni = universality_class(tail_alpha, class_mu)
         if above and not math.isfinite(ev.element_mu):
             uni = Universality.WEAKLY_HEAVY_TAILED
-        if phase is Phase.HEAVY_TAILED and ev.entries_tail:
+        if phase is Phase.HEAVY_TAILED and (ev.entries_tail or ev.entries_localized):
             # alpha describes the bulk edge, not this tail: Table 1 by the entries' exponent
             uni = universality_class(math.nan, ev.element_mu)
         if phase is Phase.BULK_DECAY and uni is not Universality.WEAKLY_HEAVY_TAILED:
@@ -723,6 +801,7 @@ def classify_layer(
         collapse_gap=ev.collapse_gap,
         element_mu=ev.element_mu,
         outlier_alpha=ev.outlier_alpha,
+        localization=ev.localization,
     )
 
 
@@ -751,6 +830,7 @@ __all__ = [
     "COLLAPSE_MIN_FRACTION",
     "DECAY_SPIKE_FRACTION",
     "HEAVY_TAIL_ALPHA",
+    "LOCALIZED_Z",
     "MIN_TAIL_POINTS",
     "MU_MODERATE",
     "MU_VERY",
@@ -766,6 +846,7 @@ __all__ = [
     "decide",
     "explain",
     "gather_evidence",
+    "localization_threshold",
     "outlier_tail_alpha",
     "phase_counts",
     "universality_class",

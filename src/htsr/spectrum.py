@@ -10,15 +10,22 @@ metrics are not computed from it.
 
 With ``device=`` the same float64 Gram and symmetric eigensolver run in torch
 (``torch.linalg.eigvalsh``) on that device, CPU or CUDA; see :func:`resolve_device`.
+
+:func:`esd_with_vectors` also gives the eigenvectors of the few largest eigenvalues, from the
+same Gram matrix and the same tridiagonal reduction as the eigenvalues (LAPACK ``sytrd``,
+``sterf``, ``stemr`` on the top few, ``ormqr``; on a torch device one ``torch.linalg.eigh``):
+used only where the layer's entries are heavy tailed (:mod:`htsr.localization`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import scipy.linalg
 
@@ -146,9 +153,25 @@ def _syrk_update(syrk: Any, gram: np.ndarray | None, block: np.ndarray) -> np.nd
     return updated
 
 
+@functools.lru_cache(maxsize=32)
+def _always_safe(dtype: np.dtype) -> bool:
+    """Whether every finite non-zero value of ``dtype`` lies inside :data:`_SAFE_RANGE`."""
+    try:
+        info = ml_dtypes.finfo(dtype)  # type: ignore[no-untyped-call]
+    except ValueError:  # not a floating dtype
+        return False
+    return _SAFE_RANGE[0] < float(info.smallest_subnormal) and float(info.max) < _SAFE_RANGE[1]
+
+
 def _scale_for(slices: np.ndarray) -> float:
     """A power of two bringing the largest ``|w|`` near 1 when it is far from 1 (so the Gram
-    matrix neither overflows nor underflows), else 1; exact in binary floating point."""
+    matrix neither overflows nor underflows), else 1; exact in binary floating point.
+
+    A dtype whose every finite non-zero value lies inside :data:`_SAFE_RANGE` (float32,
+    float16, bfloat16, float8) always gives 1: the two passes over the matrix are skipped.
+    """
+    if _always_safe(slices.dtype):
+        return 1.0
     peak = max(abs(float(np.max(slices))), abs(float(np.min(slices))))
     if not np.isfinite(peak) or peak == 0 or _SAFE_RANGE[0] < peak < _SAFE_RANGE[1]:
         return 1.0
@@ -220,11 +243,13 @@ def _to_torch(array: np.ndarray, device: str) -> Any:
 
 
 def _torch_eigenvalues(
-    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float
-) -> np.ndarray:
+    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float, vectors: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Gram eigenvalues of each slice (times ``scale**2``) with ``torch.linalg.eigvalsh`` on
     ``device``, batched over the slices; the Gram is formed in ``solver_dtype`` by row blocks
-    like the NumPy path, each block multiplied by ``scale`` (see :func:`_scale_for`)."""
+    like the NumPy path, each block multiplied by ``scale`` (see :func:`_scale_for`). With
+    ``vectors > 0``, one ``torch.linalg.eigh`` instead, and the eigenvectors of each slice's
+    ``vectors`` largest eigenvalues, shape ``(num_slices, M, vectors)`` (else None)."""
     import torch
 
     dtype = getattr(torch, solver_dtype)
@@ -242,9 +267,53 @@ def _torch_eigenvalues(
         del stack
         if not bool(torch.isfinite(grams).all()):
             raise LayerError(name, "weights contain NaN or Inf")
-        evals = torch.linalg.eigvalsh(grams)
+        top = None
+        if vectors:
+            evals, vecs = torch.linalg.eigh(grams)
+            top = vecs[..., -min(vectors, cols) :].cpu().numpy().astype(np.float64, copy=False)
+        else:
+            evals = torch.linalg.eigvalsh(grams)
     result: np.ndarray = evals.cpu().numpy().astype(np.float64, copy=False)
-    return result
+    return result, top
+
+
+def _eigh_top(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every eigenvalue (ascending) of one symmetric matrix, and the eigenvectors of its ``k``
+    largest ``(M, k)``, from one tridiagonal reduction; the lower triangle is read and the
+    matrix overwritten (no copy when it is Fortran-ordered).
+
+    ``T = Q^T G Q`` by LAPACK ``sytrd``; the eigenvalues of T by ``sterf``, exactly what the
+    values-only ``syevd`` of :func:`esd` computes (it runs the same two routines; identical to
+    the last bit on every matrix tried); the top ``k`` eigenvectors of T by MRRR (``stemr``,
+    :func:`scipy.linalg.eigh_tridiagonal`), O(M k), mapped back by the Householder reflectors of
+    the reduction (``ormqr`` on the trailing ``M - 1`` rows: ``Q = diag(1, Q')``). Cost over
+    the values-only solve, measured on a shared machine (``bench/bench_localization.py``, M
+    128-1536, one thread): 1.1-1.5x; ``syevr`` with a subset before the values-only solve
+    1.7-2.2x, one ``eigh`` with every vector 2.2-2.7x (docs/phases.md).
+    """
+    M = gram.shape[0]
+    k = min(k, M)
+    if k >= M or M <= 2:  # too small for a reduction worth the name: solve it whole
+        vals, vecs = scipy.linalg.eigh(gram, lower=True, overwrite_a=True, check_finite=False)
+        return np.asarray(vals), np.asarray(vecs)[:, M - k :]
+    lapack = scipy.linalg.lapack
+    sytrd, sytrd_lwork, sterf, ormqr = lapack.get_lapack_funcs(
+        ("sytrd", "sytrd_lwork", "sterf", "ormqr"), (gram,)
+    )
+    lwork, info = sytrd_lwork(M, lower=1)
+    reduced, d, e, tau, info_t = sytrd(gram, lower=1, lwork=int(lwork), overwrite_a=1)
+    vals, info_v = sterf(d.copy(), e.copy())
+    _, z = scipy.linalg.eigh_tridiagonal(
+        d, e, select="i", select_range=(M - k, M - 1), check_finite=False, lapack_driver="stemr"
+    )
+    back, _, info_b = ormqr(
+        "L", "N", reduced[1:, : M - 1], tau, np.array(z[1:], order="F"), max(1, 64 * k)
+    )
+    if info or info_t or info_v or info_b:
+        raise np.linalg.LinAlgError(
+            f"LAPACK failed (sytrd_lwork {info}, sytrd {info_t}, sterf {info_v}, ormqr {info_b})"
+        )
+    return np.asarray(vals), np.vstack([z[:1], back])
 
 
 def gram_eigenvalues(
@@ -264,7 +333,7 @@ def gram_eigenvalues(
     LayerError
         If the weights hold NaN or Inf (detected on the Gram matrix, which they reach).
     """
-    evals, scale = _scaled_gram_eigenvalues(
+    evals, scale, _ = _scaled_gram_eigenvalues(
         slices, solver_dtype=solver_dtype, name=name, device=device
     )
     with np.errstate(over="ignore", under="ignore"):
@@ -273,14 +342,16 @@ def gram_eigenvalues(
 
 
 def _scaled_gram_eigenvalues(
-    slices: np.ndarray, *, solver_dtype: str, name: str, device: str | None = None
-) -> tuple[np.ndarray, float]:
-    """Gram eigenvalues of the slices times ``scale**2``, and ``scale`` (a power of two, see
-    :func:`_scale_for`; 1 for weights of ordinary size, whose numbers are then unchanged)."""
+    slices: np.ndarray, *, solver_dtype: str, name: str, device: str | None = None, vectors: int = 0
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """Gram eigenvalues of the slices times ``scale**2``, ``scale`` (a power of two, see
+    :func:`_scale_for`; 1 for weights of ordinary size, whose numbers are then unchanged), and
+    with ``vectors > 0`` each slice's top eigenvectors (:func:`_eigh_top`, else None)."""
     dtype = np.dtype(solver_dtype)
     scale = _scale_for(slices) if slices.size else 1.0
     if device is not None:
-        return _torch_eigenvalues(slices, solver_dtype, device, name, scale), scale
+        evals_t, top_t = _torch_eigenvalues(slices, solver_dtype, device, name, scale, vectors)
+        return evals_t, scale, top_t
     if slices.shape[0] == 1:
         grams = _gram(slices[0], dtype, scale)[np.newaxis]
     else:
@@ -292,14 +363,18 @@ def _scaled_gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
+    if vectors:  # each Gram solved in place, its eigenvalues as below and its top vectors
+        solved = [_eigh_top(gram, vectors) for gram in grams]
+        values = np.stack([v for v, _ in solved]).astype(np.float64, copy=False)
+        return values, scale, np.stack([t for _, t in solved])
     if grams.shape[0] == 1:  # solved in place: no copy of a Gram that can be 100s of MiB
         single = scipy.linalg.eigh(
             grams[0], eigvals_only=True, lower=True, overwrite_a=True, check_finite=False,
             driver="evd",
         )  # fmt: skip
-        return np.asarray(single, dtype=np.float64)[np.newaxis], scale
+        return np.asarray(single, dtype=np.float64)[np.newaxis], scale, None
     evals: np.ndarray = np.linalg.eigvalsh(grams, UPLO="L").astype(np.float64, copy=False)
-    return evals, scale
+    return evals, scale, None
 
 
 def esd(
@@ -351,6 +426,71 @@ def esd(
     >>> s.evals.tolist()  # s_i^2 / N with N = 2
     [2.0, 4.5]
     """
+    return _esd(matrix, solver_dtype, stored_dtype, name, device, 0)[0]
+
+
+def esd_with_vectors(
+    matrix: np.ndarray,
+    *,
+    vectors: int,
+    solver_dtype: str = "float64",
+    stored_dtype: str | None = None,
+    name: str = "<matrix>",
+    device: str | None = None,
+) -> tuple[Spectrum, np.ndarray]:
+    """:func:`esd`, and the unit eigenvectors of X of its ``vectors`` largest eigenvalues.
+
+    The same Gram matrix and the same tridiagonal reduction give both: its eigenvalues as
+    :func:`esd` computes them (the same LAPACK routines, ``sytrd`` then ``sterf``), and the top
+    eigenvectors of the tridiagonal matrix by MRRR, mapped back by the reduction's reflectors
+    (:func:`_eigh_top`; 1.1-1.5x the values-only solve); on a torch device one
+    ``torch.linalg.eigh`` gives both. For a stack of slices the vectors are those
+    of the ``vectors`` largest eigenvalues of the pooled ESD (each a vector of its own slice).
+
+    Returns
+    -------
+    spectrum : Spectrum
+    top : numpy.ndarray
+        Shape ``(M, min(vectors, M))``; column ``j`` the eigenvector of the ``j``-th of the
+        largest eigenvalues, ascending (the last column belongs to ``lambda_max``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, v = esd_with_vectors(np.diag([3.0, 2.0, 1.0]), vectors=1)
+    >>> np.abs(v[:, 0]).round(6).tolist()  # the eigenvector of lambda_max = 9/3
+    [1.0, 0.0, 0.0]
+    """
+    if vectors < 1:
+        raise ValueError(f"`vectors` must be >= 1; got {vectors!r}")
+    spectrum, top = _esd(matrix, solver_dtype, stored_dtype, name, device, int(vectors))
+    assert top is not None
+    return spectrum, top
+
+
+def _pooled_top(scaled: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """The eigenvectors (columns) of the largest eigenvalues of the pooled slices, ascending:
+    ``scaled`` holds each slice's eigenvalues ``(S, M)``, ``top`` each slice's top ``k``
+    eigenvectors ``(S, M, k)``."""
+    k = top.shape[2]
+    if top.shape[0] == 1:
+        single: np.ndarray = top[0]
+        return single
+    values = scaled[:, -k:]  # each slice's top k eigenvalues, matching top's columns
+    best = np.argsort(values, axis=None, kind="stable")[-k:]
+    pooled: np.ndarray = np.stack([top[i // k, :, i % k] for i in best], axis=1)
+    return pooled
+
+
+def _esd(
+    matrix: np.ndarray,
+    solver_dtype: str,
+    stored_dtype: str | None,
+    name: str,
+    device: str | None,
+    vectors: int,
+) -> tuple[Spectrum, np.ndarray | None]:
+    """:func:`esd` with, when ``vectors > 0``, the top eigenvectors of the pooled ESD."""
     if solver_dtype not in SOLVER_DTYPES:
         raise ValueError(f"`solver_dtype` must be one of {SOLVER_DTYPES}; got {solver_dtype!r}")
     array = np.asarray(matrix)
@@ -358,8 +498,8 @@ def esd(
     if slices.ndim != 3 or min(slices.shape[1:]) < 1:
         raise LayerError(name, f"expected a matrix or a stack of matrices; got shape {array.shape}")
     N, M = max(slices.shape[1:]), min(slices.shape[1:])
-    scaled, scale = _scaled_gram_eigenvalues(
-        slices, solver_dtype=solver_dtype, name=name, device=resolve_device(device)
+    scaled, scale, top = _scaled_gram_eigenvalues(
+        slices, solver_dtype=solver_dtype, name=name, device=resolve_device(device), vectors=vectors
     )
     with np.errstate(over="ignore", under="ignore"):  # scaled back after the division by N
         evals = np.sort(scaled.ravel()) / N / np.float64(scale) ** 2
@@ -371,7 +511,7 @@ def esd(
     if lam_max <= 0:
         raise LayerError(name, "all-zero matrix (every singular value is 0)")
     evals = _clip_negative(evals, lam_max * gram_floor(M, solver_dtype), name)
-    return Spectrum(
+    spectrum = Spectrum(
         evals=evals,
         N=int(N),
         M=int(M),
@@ -379,6 +519,7 @@ def esd(
         stored_dtype=stored_dtype or np.asarray(matrix).dtype.name,
         solver_dtype=solver_dtype,
     )
+    return spectrum, None if top is None else _pooled_top(scaled, top)
 
 
 def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
@@ -396,4 +537,12 @@ def _clip_negative(evals: np.ndarray, floor: float, name: str) -> np.ndarray:
     return clipped
 
 
-__all__ = ["SOLVER_DTYPES", "Spectrum", "esd", "gram_eigenvalues", "gram_floor", "resolve_device"]
+__all__ = [
+    "SOLVER_DTYPES",
+    "Spectrum",
+    "esd",
+    "esd_with_vectors",
+    "gram_eigenvalues",
+    "gram_floor",
+    "resolve_device",
+]

@@ -56,10 +56,19 @@ class Sorted:
         return int(self.u.size)
 
 
+def sorted_unique(x: FloatArray) -> tuple[FloatArray, IntArray]:
+    """``np.unique(x, return_index=True)`` for ``x`` sorted ascending (no sort): the distinct
+    values and the index of the first occurrence of each."""
+    starts = np.empty(x.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(x[1:], x[:-1], out=starts[1:])
+    first = np.flatnonzero(starts).astype(np.intp, copy=False)
+    return x[first], first
+
+
 def prepare(x: FloatArray, upper: float | None) -> Sorted:
     """Sort-derived arrays of positive data ``x`` (already sorted ascending)."""
-    u, first = np.unique(x, return_index=True)
-    first = first.astype(np.intp)
+    u, first = sorted_unique(x)
     return Sorted(x=x, u=u, lu=np.log(u), first=first, rcount=x.size - first, upper=upper)
 
 
@@ -173,7 +182,9 @@ def select(s: Sorted, cand: IntArray, b: FloatArray) -> tuple[IntArray, FloatArr
        prune again; evaluate the next few survivors exactly; repeat until none is left.
     """
     stride = max(1, s.m // _GRID_POINTS)
-    grid = np.union1d(np.arange(0, s.m, stride), [s.m - 1]).astype(np.intp)
+    grid = np.arange(0, s.m, stride, dtype=np.intp)
+    if grid.size == 0 or grid[-1] != s.m - 1:
+        grid = np.append(grid, np.intp(s.m - 1))
     lb, ub = bounds(s, cand, b, grid)
     first = np.unique(np.concatenate([np.argsort(ub)[:2], np.argsort(lb)[:2]]))
     d_done, arg = exact_ks(s, cand[first], b[first])

@@ -402,7 +402,7 @@ def _fixed_fit(
         return _Candidate.failed(FitStatus.TOO_FEW_POINTS, msg, **known)
     if tail[-1] == xmin and (upper is None or upper == xmin):
         return _Candidate.failed(FitStatus.DEGENERATE, "all tail values equal xmin", **known)
-    u, first = np.unique(tail, return_index=True)
+    u, first = _plscan.sorted_unique(tail)
     nt = tail.size
     big_l = None if upper is None else math.log(upper / xmin)
     with np.errstate(divide="ignore"):

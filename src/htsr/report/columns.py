@@ -371,6 +371,15 @@ COLUMNS: tuple[Column, ...] = (
         "htsr.metrics.element_tail_index; docs/phases.md",
     ),
     Column(
+        "localization",
+        "float64",
+        "",
+        "largest inverse participation ratio of the top 5 eigenvectors of X, over a random "
+        "unit vector's 3/(M+2) (1 delocalized, (M+2)/3 one column); computed only where "
+        "element_mu < 4, else NaN",
+        "htsr.localization.localization_ratio; JMLR 2021, Section 3; docs/phases.md",
+    ),
+    Column(
         "warning",
         "string",
         "",

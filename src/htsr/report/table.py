@@ -33,6 +33,15 @@ def layers_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _cells(column: pd.Series) -> list[str]:
+    """``column.fillna("").astype(str)`` as a list (no pandas string operations)."""
+    return ["" if _is_missing(v) else str(v) for v in column]
+
+
 def summarize(layers: pd.DataFrame) -> dict[str, Any]:
     """Model-level summary: verdict, counts by status, warning and phase, and means over
     analysed layers (the columns flagged ``summary`` in the registry).
@@ -42,27 +51,27 @@ def summarize(layers: pd.DataFrame) -> dict[str, Any]:
     ``num_traps`` is the total of correlation traps and ``num_layers_with_traps`` the layers
     holding any.
     """
-    status = layers["status"].astype(str) if len(layers) else pd.Series([], dtype=str)
-    ok = layers[status == "ok"] if len(layers) else layers
+    status = [str(s) for s in layers["status"]] if len(layers) else []
+    ok = layers[np.array([s == "ok" for s in status], dtype=bool)] if len(layers) else layers
     summary: dict[str, Any] = {
         "verdict": verdict(layers),
         "num_tensors": len(layers),
         "num_analysed": len(ok),
-        "num_skipped": int(status.str.startswith("skipped").sum()),
-        "num_errors": int(status.str.startswith("error").sum()),
+        "num_skipped": sum(s.startswith("skipped") for s in status),
+        "num_errors": sum(s.startswith("error") for s in status),
     }
     if "warning" in ok.columns:
-        cells = ok["warning"].fillna("").astype(str)
-        summary["num_warnings"] = int((cells != "").sum())
+        cells = _cells(ok["warning"])
+        summary["num_warnings"] = sum(c != "" for c in cells)
         for w in (LayerWarning.OVER_TRAINED, LayerWarning.UNDER_TRAINED):
-            summary[f"num_{w.value.replace('-', '_')}"] = int(cells.str.contains(w.value).sum())
+            summary[f"num_{w.value.replace('-', '_')}"] = sum(w.value in c for c in cells)
     for col in SUMMARY_COLUMNS:
         if col not in ok.columns:
             continue
-        values = pd.to_numeric(ok[col], errors="coerce")
+        values = pd.to_numeric(ok[col], errors="coerce").to_numpy(np.float64, na_value=np.nan)
         fit_status = COLUMNS_BY_NAME[col].fit_status
         if fit_status and fit_status in ok.columns:
-            values = values[ok[fit_status] == "ok"]
+            values = values[np.array([str(s) == "ok" for s in ok[fit_status]], dtype=bool)]
         finite = values[np.isfinite(values)]
         summary[col] = float(finite.mean()) if len(finite) else math.nan
         if fit_status:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from htsr._compat import StrEnum
@@ -88,20 +89,20 @@ def verdict(layers: pd.DataFrame) -> str:
     """
     if layers.empty or "status" not in layers.columns:
         return "No layer was analysed."
-    ok = layers[layers["status"].astype(str) == "ok"]
+    ok = layers[np.array([str(s) == "ok" for s in layers["status"]], dtype=bool)]
     n = len(ok)
     if n == 0:
         return "No layer was analysed (see the status column)."
-    warning = ok["warning"] if "warning" in ok.columns else warnings_column(ok)
-    warning = warning.fillna("").astype(str)
-    fine = int((warning == "").sum())
+    column = ok["warning"] if "warning" in ok.columns else warnings_column(ok)
+    warning = ["" if _is_missing(v) else str(v) for v in column]
+    fine = sum(w == "" for w in warning)
     state = (
         "Well trained"
         if fine == n
         else ("Mostly well trained" if fine >= 0.75 * n else "Needs a look")
     )
     if "alpha" in ok.columns:
-        alpha = pd.to_numeric(ok["alpha"], errors="coerce")
+        alpha = pd.to_numeric(ok["alpha"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
         good = int(((alpha >= OVER_TRAINED_ALPHA) & (alpha <= UNDER_TRAINED_ALPHA)).sum())
         first = (
             f"{state}: {good} of {n} analysed layers have alpha "
@@ -117,6 +118,10 @@ def verdict(layers: pd.DataFrame) -> str:
     if not parts:
         return f"{first} No layer has a warning."
     return f"{first} Look at {'; '.join(parts)}."
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def summary_highlights(summary: dict[str, Any]) -> dict[str, Any]:

@@ -224,9 +224,20 @@ def alpha_of_mu(*, N: int, M: int) -> tuple[NDArray[np.float64], NDArray[np.floa
     Bilinear interpolation in ``(log2 M, log2 Q)`` between the table's shapes; shapes outside the
     grid are clamped to its border (M in [128, 2048], Q in [1, 8] as shipped).
     """
+    mus, alpha = _curve(max(N, M), min(N, M))
+    return mus.copy(), alpha.copy()
+
+
+def _frozen(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    a.setflags(write=False)
+    return a
+
+
+@functools.lru_cache(maxsize=256)
+def _curve(big: int, small: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`alpha_of_mu` for one shape, computed once per shape (read-only arrays)."""
     t = load_table()
     Ms, Qs, mus = np.unique(t["M"]), np.unique(t["Q"]), np.unique(t["mu"])
-    big, small = max(N, M), min(N, M)
     lm = float(np.clip(np.log2(small), np.log2(Ms[0]), np.log2(Ms[-1])))
     lq = float(np.clip(np.log2(big / small), np.log2(Qs[0]), np.log2(Qs[-1])))
     grid = np.full((Ms.size, Qs.size, mus.size), np.nan)
@@ -248,7 +259,19 @@ def alpha_of_mu(*, N: int, M: int) -> tuple[NDArray[np.float64], NDArray[np.floa
         + (1 - wm) * wq * grid[i0, j1]
         + wm * wq * grid[i1, j1]
     )
-    return mus, alpha
+    return _frozen(mus), _frozen(alpha)
+
+
+@functools.lru_cache(maxsize=256)
+def _envelope(big: int, small: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The monotone part of :func:`alpha_of_mu` up to ``MU_MAX`` that :func:`mu_from_alpha`
+    inverts, once per shape: the points where the running maximum strictly increases."""
+    mus, curve = _curve(big, small)
+    keep = np.isfinite(curve) & (mus <= MU_MAX + 1e-12)
+    mus, curve = mus[keep], curve[keep]
+    env = np.maximum.accumulate(curve)
+    rises = np.r_[True, np.diff(env) > 0]
+    return _frozen(mus[rises]), _frozen(env[rises])
 
 
 def mu_from_alpha(alpha: ArrayLike, *, N: int, M: int) -> float | NDArray[np.float64]:
@@ -276,13 +299,7 @@ def mu_from_alpha(alpha: ArrayLike, *, N: int, M: int) -> float | NDArray[np.flo
     >>> bool(0.7 < mu < 1.4)  # papers: 1 + mu/2 = 1.5 at mu = 1
     True
     """
-    mus, curve = alpha_of_mu(N=N, M=M)
-    keep = np.isfinite(curve) & (mus <= MU_MAX + 1e-12)
-    mus, curve = mus[keep], curve[keep]
-    # monotone envelope: keep the points where the running maximum strictly increases
-    env = np.maximum.accumulate(curve)
-    rises = np.r_[True, np.diff(env) > 0]
-    mus, curve = mus[rises], env[rises]
+    mus, curve = _envelope(max(N, M), min(N, M))
     a = np.asarray(alpha, dtype=np.float64)
     if curve.size < 2:
         out = np.full(a.shape, np.nan)
