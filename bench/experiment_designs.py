@@ -11,6 +11,9 @@ spike fraction, MP soft rank, the phase rule's reason). Used to choose the quick
     python bench/experiment_designs.py --bs 2,8,64,512 --epochs 1 --min-steps 1000
     # linear learning-rate scaling, lr = 0.01 * B / 32
     python bench/experiment_designs.py --bs 2,8,64,512,1024 --scale linear:32
+    # twice the training: 2x the learning rate, or 2x the samples (the quick preset's data)
+    python bench/experiment_designs.py --bs 1024,724,512,362,3,2 --lr 0.02 --seeds 0,1
+    python bench/experiment_designs.py --bs 1024,861,724,609,512,362,2,3,4 --n 5000 --seeds 0,1
 
 One torch thread; CPU seconds per run are printed. Not a test: nothing is asserted.
 """

@@ -12,6 +12,7 @@ from htsr.errors import HtsrError, SourceError
 from htsr.experiments.config import (
     BATCH_SIZES,
     BATCH_SIZES_DENSE,
+    BATCH_SIZES_QUICK,
     L2_VALUES,
     PAPER,
     QUICK,
@@ -185,12 +186,20 @@ def test_sweep_iv(tmp_path, changes, message):
 def test_presets_are_the_documented_ones():
     quick, paper = QUICK["batch_size"], PAPER["batch_size"]
     assert BATCH_SIZES == (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-    # the presets: 2 to 1024 by a factor sqrt(2), every power of two included
-    assert quick.values == BATCH_SIZES_DENSE and paper.values == BATCH_SIZES_DENSE
+    # the paper preset: 2 to 1024 by a factor sqrt(2), every power of two included
+    assert paper.values == BATCH_SIZES_DENSE
     assert len(BATCH_SIZES_DENSE) == 19 and set(BATCH_SIZES) <= set(BATCH_SIZES_DENSE)
     ratios = np.diff(np.log2(BATCH_SIZES_DENSE))
     np.testing.assert_allclose(ratios, 0.5, atol=0.09)  # 3/2 and 4/3 at the small end
+    # the quick preset: factor 2 up to 16, sqrt(2) up to 512, 2**(1/4) up to 1024
+    assert quick.values == BATCH_SIZES_QUICK and set(BATCH_SIZES) <= set(BATCH_SIZES_QUICK)
+    steps = np.diff(np.log2(BATCH_SIZES_QUICK))
+    np.testing.assert_allclose(steps[:3], 1.0)
+    np.testing.assert_allclose(steps[3:13], 0.5, atol=0.03)
+    np.testing.assert_allclose(steps[13:], 0.25, atol=0.01)
+    assert set(BATCH_SIZES_QUICK) <= {round(2 * 2 ** (k / 4)) for k in range(37)}
     assert quick.model == "mlp_wide" and quick.data == "mnist1d" and len(quick.seeds) == 3
+    assert quick.num_samples == paper.num_samples == QUICK["l2"].num_samples == 5000
     assert (paper.epochs, len(paper.seeds), paper.lr, paper.momentum, paper.lr_decay) == (
         100,
         10,

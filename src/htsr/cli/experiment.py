@@ -61,7 +61,9 @@ def parse_seeds(spec: str) -> tuple[int, ...]:
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--model", help="mlp1d, mlp3, lenet5 or minialexnet [quick: mlp1d]."),
+        click.option(
+            "--model", help="mlp_wide, mlp1d, mlp3, lenet5 or minialexnet [quick: mlp_wide]."
+        ),
         click.option("--data", help="mnist1d, digits or cifar10 [quick: mnist1d]."),
         click.option(
             "--data-path",
@@ -253,7 +255,7 @@ def batch_size(
     "--l2",
     "l2_values",
     help="Comma list of L2 strengths, penalty l2 * ||W||_F^2 on --l2-layers "
-    "[0,1e-3,2e-3,5e-3,2e-2,5e-2,0.1: the paper's 1e-3..5e-3, then stronger].",
+    "[0,1e-3,2e-3,5e-3,2e-2,5e-2,0.1,0.2: the paper's 1e-3..5e-3, then stronger].",
 )
 @click.option("--l2-layers", help="Comma list of layers [the preset's, else fc1].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch size [32; the preset's].")

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from htsr.experiments.config import SweepConfig
-from htsr.experiments.summary import correlation_table, setting_table, summary_markdown
+from htsr.experiments.summary import (
+    correlation_table,
+    setting_table,
+    summary_markdown,
+    widest_layer,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,6 +25,11 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+#: Fewest eigenvalues of a layer whose ESD panel is drawn (besides the widest layer's): below
+#: it neither an MP bulk nor a tail can be read, and a panel costs seconds of CPU to draw.
+PANEL_MIN_EVALS = 100
+
+
 def write_plots(
     results: pd.DataFrame,
     config: SweepConfig,
@@ -27,8 +37,9 @@ def write_plots(
     *,
     pooled: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Draw the metric-vs-setting figures and the ESD panel of every layer into ``out``
-    (with the phase of each pooled ESD, from ``pooled``, under the seeds' phases)."""
+    """Draw the metric-vs-setting figures and the ESD panels into ``out``: one for the widest
+    layer and for every layer with at least :data:`PANEL_MIN_EVALS` eigenvalues (with the
+    phase of each pooled ESD, from ``pooled``, under the seeds' phases)."""
     from htsr.experiments.figures import metric_figure, plot_esd_panel
 
     files = {}
@@ -38,11 +49,14 @@ def write_plots(
         files[f"{metric}_plot"] = _save(fig, out / f"{metric}_vs_{setting}.png")
     fig = metric_figure(results, setting, ["train_acc", "test_acc"], ylabel="accuracy")
     files["accuracy_plot"] = _save(fig, out / f"accuracy_vs_{setting}.png")
+    widest = widest_layer(results)
     for layer in dict.fromkeys(results["name"]):
         rows = results[results["name"] == layer]
         if not {"N", "M"} <= set(rows.columns):
             continue
         shape = (int(rows["N"].iloc[0]), int(rows["M"].iloc[0]))
+        if layer != widest and min(shape) < PANEL_MIN_EVALS:
+            continue
         table = setting_table(results, setting, layer)
         phases = dict(zip(table[setting], table["phases"], strict=True))
         if pooled is not None:  # the pooled ESD's own phase under the seeds' phases
