@@ -56,7 +56,7 @@ def engine_seconds(path: Path) -> float:
     for ref in open_model(path).refs:
         layer = layer_of(ref, options)
         if skip_reason(ref, layer, options) is None and layer is not None:
-            for spectrum in _spectra(ref.load(), layer, options):
+            for spectrum, _ in _spectra(ref.load(), layer, options):
                 norm_metrics(spectrum)
     return CLOCK() - start
 
