@@ -106,6 +106,21 @@ def test_result_rebuilt_from_a_reloaded_report(report: htsr.Report, tmp_path: Pa
         load_report(tmp_path / "no_esd.json").result("1.weight")
 
 
+def test_reloaded_phase_reads_the_saved_weight_measures(tmp_path: Path) -> None:
+    # a Pareto mu = 3 matrix whose phase needs the entries' tail and the eigenvector
+    # localization (rule 4): the eigenvalues alone give bleeding_out
+    rng = np.random.default_rng(0)
+    w = (rng.choice([-1.0, 1.0], (600, 300)) * (rng.pareto(3.0, (600, 300)) + 1)).astype(np.float32)
+    report = htsr.analyze({"w.weight": w})
+    assert report.layers["phase"].iloc[0] == "heavy_tailed"
+    assert report.layers["localization"].iloc[0] > 10
+    report.to_json(tmp_path / "r.json", include_esd=True)
+    rebuilt = load_report(tmp_path / "r.json").result("w.weight").phase
+    assert rebuilt is not None
+    assert rebuilt.phase == "heavy_tailed"
+    assert rebuilt.as_row() == pytest.approx(report.result("w.weight").phase.as_row(), nan_ok=True)
+
+
 def test_load_report_names_a_bad_file(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(htsr.SourceError, match=r"x\.json: not an htsr report"):

@@ -61,9 +61,17 @@ class LayerResult:
     @classmethod
     def from_spectrum(cls, name: str, spectrum: Spectrum, row: dict[str, Any]) -> LayerResult:
         """Refit a saved ESD (a reloaded report): the same fits and phase as the analysis,
-        which are deterministic functions of the eigenvalues and ``N, M``."""
+        which are deterministic functions of the eigenvalues, ``N, M`` and the two measures
+        of the weights the phase rules also read, saved in the row (``element_mu``,
+        ``localization``; NaN when the row lacks them)."""
         fits = fit_layer(spectrum)
-        phase = classify_layer(spectrum, mp=fits.mp, power_law=fits.power_law)
+        phase = classify_layer(
+            spectrum,
+            mp=fits.mp,
+            power_law=fits.power_law,
+            element_mu=_saved_float(row, "element_mu"),
+            localization=_saved_float(row, "localization"),
+        )
         return cls(name, dict(row), spectrum, fits, None, phase)
 
 
@@ -89,6 +97,14 @@ def spectrum_from_row(evals: np.ndarray, row: dict[str, Any]) -> Spectrum:
         num_slices,
         stored_dtype=str(stored) if isinstance(stored, str) else "float64",
     )
+
+
+def _saved_float(row: dict[str, Any], key: str) -> float:
+    """``row[key]`` as a float; NaN when absent or not a number."""
+    try:
+        return float(row[key])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
 
 
 def _isnan(value: Any) -> bool:
