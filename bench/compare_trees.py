@@ -4,8 +4,8 @@ Each tree (``--old SRC`` and this checkout's ``src``) runs in its own child proc
 (``PYTHONPATH=SRC``) and computes, from the same eigenvalues (formed here with NumPy, so that
 the comparison is of everything after the ESD):
 
-- ``fit_layer`` + ``classify_layer`` rows (every value) of the 41 two-dimensional MiniLM
-  tensors and six generated matrices (Pareto mu 0.8 / 2.5 / 3.5, Gaussian, rank 20), with the
+- ``fit_layer`` + ``classify_layer`` rows (every value) of the 38 MiniLM matrices with both
+  sides >= 64 and six generated matrices (Pareto mu 0.8 / 2.5 / 3.5, Gaussian, rank 20), with the
   entries' tail index of each;
 - the report table (``layers_frame``) and summary of ``analyze`` on MiniLM and on a dict with
   bad layers (these include the tree's own ESD).
