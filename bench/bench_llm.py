@@ -9,7 +9,8 @@ peak RSS (its own ``ru_maxrss`` and its pool workers'):
 - ``processes_2``: ``executor=2`` (spawned workers receiving (file, tensor name));
 - ``cache_fill``: serial with ``cache=DIR``; ``resume``: the same run again, every layer read
   back from the cache (fits recomputed from the saved spectra);
-- ``device_cpu`` (``--device-cpu``): the torch eigensolver on the CPU; ``device_cuda``
+- ``device_cpu`` (``--device-cpu``): the torch eigensolver on the CPU (one torch thread, as
+  every run is pinned), with its own projection; ``device_cuda``
   (``--device cuda`` or ``cuda:N``): on a GPU, where torch sees one (same eigenvalues checked
   against the serial run's to 1e-9).
 
@@ -277,6 +278,11 @@ def main() -> None:
     }
     if "resume" in seconds:
         result["resume_vs_serial"] = round(seconds["resume"] / seconds["serial"], 3)
+    if "device_cpu" in seconds:  # torch's CPU eigensolver, projected like the serial run
+        result["device_cpu_vs_serial"] = round(seconds["serial"] / seconds["device_cpu"], 2)
+        result["projection_this_machine_device_cpu"] = project(
+            floor, seconds["device_cpu"] / floor_total, hidden, mlp
+        )
     for name in (n for n in runs if n.startswith("device_")):
         lam = np.array(runs[name]["lambda_max"]) / np.array(serial["lambda_max"])
         result[f"{name}_max_rel_lambda_max"] = float(np.max(np.abs(lam - 1)))

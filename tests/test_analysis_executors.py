@@ -206,3 +206,50 @@ def test_fits_failing_in_the_caller_give_the_tensors_error_row(
         layers = htsr.analyze(checkpoint).layers.set_index("name")
     assert layers.loc["layers.1.weight", "status"] == "error: RuntimeError: boom"
     assert layers.loc["layers.2.weight", "status"] == "ok"
+
+
+def test_pinned_torch_sets_one_thread_and_the_last_to_leave_restores() -> None:
+    import torch
+
+    from htsr._execution import pinned_torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pinned_torch():
+            assert torch.get_num_threads() == 1
+            with pinned_torch():  # nested (or another thread's block): still one thread
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1  # the outer block has not left yet
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_torch_device_run_solves_on_one_torch_thread(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # torch's CPU eigensolver uses one thread per core unless pinned: N workers would run
+    # N x cores threads; the serial run checks the thread count its solver calls see
+    import torch
+
+    import htsr.spectrum as spectrum
+
+    seen: list[int] = []
+    real = spectrum._torch_eigh  # the solver of both torch routes
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spectrum, "_torch_eigh", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.warns(htsr.LayerErrorsWarning):
+            on_torch = htsr.analyze(checkpoint, device="cpu").layers
+        assert len(seen) == int((on_torch.status == "ok").sum()) > 0
+        assert set(seen) == {1}
+        assert torch.get_num_threads() == 2  # restored after the run
+    finally:
+        torch.set_num_threads(before)

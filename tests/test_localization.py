@@ -102,7 +102,14 @@ def test_pooled_slices_give_the_top_vectors_of_the_pooled_esd(rng: np.random.Gen
     np.testing.assert_allclose(np.abs(np.sum(v * vecs[:, -4:], axis=0)), 1.0, atol=1e-8)
 
 
-def test_torch_cpu_gives_the_same_localization() -> None:
+@pytest.mark.parametrize("gram_on_device", [False, True])
+def test_torch_cpu_gives_the_same_localization(
+    gram_on_device: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import htsr.spectrum
+
+    # the CPU device's route (the Gram here, torch's eigh) and a GPU's (the Gram by torch)
+    monkeypatch.setattr(htsr.spectrum, "_forms_gram_on_device", lambda device: gram_on_device)
     W = ONE_OUTLIER.matrix()
     s, L = spectrum_and_localization(W, element_mu=2.0)
     s_t, L_t = spectrum_and_localization(W, element_mu=2.0, device="cpu")

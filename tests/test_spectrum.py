@@ -158,8 +158,20 @@ def test_low_precision_gram_is_blockwise_and_exact() -> None:
 _DEVICE_RTOL = 1e-9
 
 
+@pytest.fixture(params=["syrk_gram", "device_gram"])
+def torch_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both torch routes, on the CPU device: the CPU's own (the Gram by BLAS ``syrk`` here,
+    solved by torch) and a GPU's (the Gram formed by torch on the device, in row blocks),
+    which CI, without a GPU, can only run on the CPU device."""
+    import htsr.spectrum
+
+    if request.param == "device_gram":
+        monkeypatch.setattr(htsr.spectrum, "_forms_gram_on_device", lambda device: True)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
-def test_torch_cpu_matches_numpy(rng: np.random.Generator, dtype: str) -> None:
+def test_torch_cpu_matches_numpy(rng: np.random.Generator, dtype: str, torch_path: str) -> None:
     import ml_dtypes
 
     np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
@@ -173,14 +185,18 @@ def test_torch_cpu_matches_numpy(rng: np.random.Generator, dtype: str) -> None:
     np.testing.assert_allclose(on_torch.evals, ref.evals, rtol=1e-9, atol=1e-12 * ref.lambda_max)
 
 
-def test_torch_cpu_conv_stack_is_batched_like_numpy(rng: np.random.Generator) -> None:
+def test_torch_cpu_conv_stack_is_batched_like_numpy(
+    rng: np.random.Generator, torch_path: str
+) -> None:
     stack = rng.standard_normal((9, 64, 40)).astype(np.float32)
     np.testing.assert_allclose(
         esd(stack, device="cpu").evals, esd(stack).evals, rtol=1e-9, atol=1e-12
     )
 
 
-def test_torch_cpu_row_blocks_and_nan(rng: np.random.Generator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_torch_cpu_row_blocks_and_nan(  # type: ignore[no-untyped-def]
+    rng: np.random.Generator, monkeypatch, torch_path: str
+) -> None:
     import htsr.spectrum
 
     w = rng.standard_normal((50, 20))

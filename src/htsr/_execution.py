@@ -54,6 +54,40 @@ def pinned_blas() -> Iterator[None]:
                 _PIN_LIMITER = None
 
 
+_TORCH_LOCK = threading.Lock()
+_TORCH_DEPTH = 0
+#: Torch's thread count before the first of the concurrent pinned blocks set it to 1.
+_TORCH_BEFORE = 0
+
+
+@contextmanager
+def pinned_torch() -> Iterator[None]:
+    """One torch intra-op thread for the torch work of the block (``torch.set_num_threads``).
+
+    Torch's CPU kernels, its eigensolver (``device="cpu"``: the LAPACK inside the torch wheel,
+    which threadpoolctl does not reach) included, use one thread per core by default, so N
+    workers would run N x cores threads. OpenMP's thread count belongs to the thread that
+    sets it (measured: a count set from the main thread did not hold in a pool thread), so
+    every thread that enters sets it; the count from before the first concurrent block is
+    restored by the last to leave, as :func:`pinned_blas` does.
+    """
+    global _TORCH_BEFORE, _TORCH_DEPTH
+    import torch
+
+    with _TORCH_LOCK:
+        if _TORCH_DEPTH == 0:
+            _TORCH_BEFORE = torch.get_num_threads()
+        _TORCH_DEPTH += 1
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _TORCH_LOCK:
+            _TORCH_DEPTH -= 1
+            if _TORCH_DEPTH == 0:
+                torch.set_num_threads(_TORCH_BEFORE)
+
+
 def executor_iv(executor: object) -> None:
     """Validate the ``executor`` option of :func:`htsr.analyze`."""
     if executor is None or executor == "processes" or isinstance(executor, Executor):

@@ -412,9 +412,12 @@ def analyze(
         ``progress(done, total, name)``, called as each tensor's result arrives.
     device : {None, "auto", "cpu", "cuda", "cuda:N"}, default None
         Eigensolver: None is NumPy/LAPACK; a torch device runs ``torch.linalg.eigvalsh`` of
-        the float64 Gram there (batched over convolution slices); ``"auto"`` is CUDA when
-        torch sees a GPU, else NumPy. Same eigenvalues as NumPy to ~1e-12 relative. A CUDA
-        device that torch cannot see is a ``ValueError``.
+        the float64 Gram (batched over convolution slices): on a GPU the Gram is formed
+        there, on ``"cpu"`` by BLAS here and only solved by torch's LAPACK (faster than
+        NumPy's for layers 4096 wide and more, slower below ~2048; docs/engine.md), on one
+        torch thread per worker. ``"auto"`` is CUDA when torch sees a GPU, else NumPy. Same
+        eigenvalues as NumPy to ~1e-12 relative. A CUDA device that torch cannot see is a
+        ``ValueError``.
     cache : path, optional
         A directory of finished layers (created if missing; see :mod:`htsr.cache`). Each
         analysed tensor is saved as it completes; a rerun with the same file, tensor and

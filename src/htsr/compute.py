@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from htsr._execution import pinned_blas
+from htsr._execution import pinned_blas, pinned_torch
 from htsr.cache import CachedPart
 from htsr.entries import element_tail_index
 from htsr.errors import HtsrError, LayerError, LayerSkippedError
@@ -321,9 +322,10 @@ def compute_tensor_pinned(ref: TensorRef, options: AnalysisOptions) -> TensorOut
     serial, process-pool and Dask runs bit-identical. (Measured with the OpenBLAS 0.3.31 that
     NumPy ships: a limit set from a worker thread did not take effect, one set from the main
     thread did, for every thread; so :func:`htsr.analysis.run_analysis` also pins the calling
-    thread, and process-pool workers pin their task thread when they start.)
+    thread, and process-pool workers pin their task thread when they start.) With a torch
+    device, torch's own threads are pinned too (:func:`~htsr._execution.pinned_torch`).
     """
-    with pinned_blas():
+    with pinned_blas(), pinned_torch() if options.device is not None else nullcontext():
         return compute_tensor_safely(ref, options)
 
 

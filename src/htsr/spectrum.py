@@ -8,8 +8,9 @@ round-off; :func:`gram_floor` gives that floor and rank counts never go below it
 A float32 solver is offered for speed; it is not accurate below ~1e-7 lambda_max, so rank
 metrics are not computed from it.
 
-With ``device=`` the same float64 Gram and symmetric eigensolver run in torch
-(``torch.linalg.eigvalsh``) on that device, CPU or CUDA; see :func:`resolve_device`.
+With ``device=`` the symmetric eigensolver of the same float64 Gram is torch's
+(``torch.linalg.eigvalsh``): on a GPU the Gram is formed there too, on the CPU device by the
+same ``syrk`` as without a device (:func:`_forms_gram_on_device`); see :func:`resolve_device`.
 
 :func:`esd_with_vectors` also gives the eigenvectors of the few largest eigenvalues, from the
 same Gram matrix and the same tridiagonal reduction as the eigenvalues (LAPACK ``sytrd``,
@@ -242,14 +243,11 @@ def _to_torch(array: np.ndarray, device: str) -> Any:
     return torch.from_numpy(array).to(device)
 
 
-def _torch_eigenvalues(
-    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float, vectors: int = 0
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Gram eigenvalues of each slice (times ``scale**2``) with ``torch.linalg.eigvalsh`` on
-    ``device``, batched over the slices; the Gram is formed in ``solver_dtype`` by row blocks
-    like the NumPy path, each block multiplied by ``scale`` (see :func:`_scale_for`). With
-    ``vectors > 0``, one ``torch.linalg.eigh`` instead, and the eigenvectors of each slice's
-    ``vectors`` largest eigenvalues, shape ``(num_slices, M, vectors)`` (else None)."""
+def _torch_gram(slices: np.ndarray, solver_dtype: str, device: str, scale: float = 1.0) -> Any:
+    """The Gram matrix of each slice (times ``scale**2``) formed by torch on ``device``, a
+    ``(num_slices, M, M)`` tensor in ``solver_dtype``: the weights travel in their stored
+    dtype and are widened there by row blocks of :data:`_ROW_BLOCK`, each block multiplied by
+    ``scale`` (see :func:`_scale_for`)."""
     import torch
 
     dtype = getattr(torch, solver_dtype)
@@ -264,17 +262,61 @@ def _torch_eigenvalues(
             if scale != 1.0:
                 block = block * scale
             grams += block.transpose(1, 2) @ block
-        del stack
-        if not bool(torch.isfinite(grams).all()):
-            raise LayerError(name, "weights contain NaN or Inf")
-        top = None
+    return grams
+
+
+def _torch_eigh(grams: Any, vectors: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Eigenvalues (ascending, float64) of each Gram of a ``(k, M, M)`` torch tensor, its lower
+    triangle read, by ``torch.linalg.eigvalsh``; with ``vectors > 0`` one
+    ``torch.linalg.eigh`` instead, and the eigenvectors of each one's ``vectors`` largest
+    eigenvalues, ``(k, M, vectors)`` (else None)."""
+    import torch
+
+    top = None
+    with torch.no_grad():
         if vectors:
-            evals, vecs = torch.linalg.eigh(grams)
-            top = vecs[..., -min(vectors, cols) :].cpu().numpy().astype(np.float64, copy=False)
+            values, vecs = torch.linalg.eigh(grams, UPLO="L")
+            top = vecs[..., -min(vectors, grams.shape[-1]) :].cpu().numpy()
+            top = top.astype(np.float64, copy=False)
         else:
-            evals = torch.linalg.eigvalsh(grams)
-    result: np.ndarray = evals.cpu().numpy().astype(np.float64, copy=False)
+            values = torch.linalg.eigvalsh(grams, UPLO="L")
+    result: np.ndarray = values.cpu().numpy().astype(np.float64, copy=False)
     return result, top
+
+
+def _torch_eigenvalues(
+    slices: np.ndarray, solver_dtype: str, device: str, name: str, scale: float, vectors: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gram eigenvalues of each slice (times ``scale**2``), batched over the slices, with the
+    Gram formed on ``device`` (:func:`_torch_gram`) and solved there (:func:`_torch_eigh`)."""
+    import torch
+
+    grams = _torch_gram(slices, solver_dtype, device, scale)
+    if not bool(torch.isfinite(grams).all()):
+        raise LayerError(name, "weights contain NaN or Inf")
+    return _torch_eigh(grams, vectors)
+
+
+def _forms_gram_on_device(device: str) -> bool:
+    """Whether the Gram matrix is formed by torch on ``device`` (a GPU: the weights travel in
+    their stored dtype) rather than by BLAS ``syrk`` here and only solved by torch (the CPU
+    device: ``syrk`` does half the multiply-adds of torch's general product, through the
+    bounded conversion buffer of :func:`_gram`; ``bench/bench_eigensolvers.py --gram``)."""
+    return device != "cpu"
+
+
+def _torch_solve(grams: np.ndarray, vectors: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_torch_eigh` of a NumPy stack of Gram matrices on the CPU (no copy into torch;
+    the lower triangle, what ``syrk`` fills, is read).
+
+    Torch's LAPACK (MKL in the PyPI wheels) is faster than NumPy's OpenBLAS for large Grams on
+    one thread and slower for small ones (``bench/bench_eigensolvers.py``, docs/engine.md);
+    it copies its input, so the peak holds one more ``M x M`` matrix than the NumPy path,
+    which solves in place.
+    """
+    import torch
+
+    return _torch_eigh(torch.from_numpy(grams), vectors)
 
 
 def _eigh_top(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +391,7 @@ def _scaled_gram_eigenvalues(
     with ``vectors > 0`` each slice's top eigenvectors (:func:`_eigh_top`, else None)."""
     dtype = np.dtype(solver_dtype)
     scale = _scale_for(slices) if slices.size else 1.0
-    if device is not None:
+    if device is not None and _forms_gram_on_device(device):
         evals_t, top_t = _torch_eigenvalues(slices, solver_dtype, device, name, scale, vectors)
         return evals_t, scale, top_t
     if slices.shape[0] == 1:
@@ -363,6 +405,9 @@ def _scaled_gram_eigenvalues(
         grams = np.matmul(stack.transpose(0, 2, 1), stack)
     if not np.isfinite(grams).all():
         raise LayerError(name, "weights contain NaN or Inf")
+    if device is not None:  # the CPU device: this Gram, torch's eigensolver
+        values_t, top_cpu = _torch_solve(grams, vectors)
+        return values_t, scale, top_cpu
     if vectors:  # each Gram solved in place, its eigenvalues as below and its top vectors
         solved = [_eigh_top(gram, vectors) for gram in grams]
         values = np.stack([v for v, _ in solved]).astype(np.float64, copy=False)
