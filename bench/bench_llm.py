@@ -9,8 +9,9 @@ peak RSS (its own ``ru_maxrss`` and its pool workers'):
 - ``processes_2``: ``executor=2`` (spawned workers receiving (file, tensor name));
 - ``cache_fill``: serial with ``cache=DIR``; ``resume``: the same run again, every layer read
   back from the cache (fits recomputed from the saved spectra);
-- ``device_cpu`` (``--device-cpu``): the torch eigensolver on the CPU (one torch thread, as
-  every run is pinned), with its own projection; ``device_cuda``
+- ``device_cpu`` and ``processes_2_device_cpu`` (``--device-cpu``): the torch eigensolver on
+  the CPU (one torch thread per process, as every run is pinned), serial (with its own
+  projection) and on 2 processes (the same rows as serial, bit for bit); ``device_cuda``
   (``--device cuda`` or ``cuda:N``): on a GPU, where torch sees one (same eigenvalues checked
   against the serial run's to 1e-9).
 
@@ -93,12 +94,12 @@ def child(config: str, index: Path, cache: Path) -> None:
     import htsr.analysis  # the caller's own imports (the package root is lazy) are not timed
 
     options: dict[str, object] = {}
-    if config == "processes_2":
+    if config.startswith("processes_2"):
         options["executor"] = 2
     if config in ("cache_fill", "resume"):
         options["cache"] = cache
-    if config.startswith("device_"):
-        options["device"] = config.removeprefix("device_").replace("_", ":")
+    if "device_" in config:
+        options["device"] = config.partition("device_")[2].replace("_", ":")
     start = time.perf_counter()
     report = htsr.analyze(index, **options)
     seconds = time.perf_counter() - start
@@ -224,7 +225,7 @@ def main() -> None:
         if not args.only_parallel:
             configs += ["cache_fill", "resume"]
         if args.device_cpu:
-            configs.append("device_cpu")
+            configs += ["device_cpu", "processes_2_device_cpu"]
         if args.device:
             configs.append("device_" + args.device.replace(":", "_"))
         runs = {c: run_child(c, index, cache) for c in configs}
@@ -244,9 +245,11 @@ def main() -> None:
     matrices = int(serial["matrices"])  # type: ignore[call-overload]
     for name, run in runs.items():
         assert run["matrices"] == matrices, name
-        if not name.startswith("device_"):  # the same rows, bit for bit, whatever runs them
-            assert run["lambda_max"] == serial["lambda_max"], name
-            assert run["alpha"] == serial["alpha"], name
+        # the same rows, bit for bit, whatever runs them (per solver)
+        same = runs["device_cpu"] if "device_cpu" in name else None if "device_" in name else serial
+        if same is not None:
+            assert run["lambda_max"] == same["lambda_max"], name
+            assert run["alpha"] == same["alpha"], name
     floor_total = layers * (4 * floor[f"{hidden}x{hidden}"] + 3 * floor[f"{mlp}x{hidden}"])
     seconds = {name: round(float(run["seconds"]), 2) for name, run in runs.items()}  # type: ignore[arg-type]
     result = {
@@ -280,10 +283,13 @@ def main() -> None:
         result["resume_vs_serial"] = round(seconds["resume"] / seconds["serial"], 3)
     if "device_cpu" in seconds:  # torch's CPU eigensolver, projected like the serial run
         result["device_cpu_vs_serial"] = round(seconds["serial"] / seconds["device_cpu"], 2)
+        result["device_cpu_2_processes_vs_serial"] = round(
+            seconds["serial"] / seconds["processes_2_device_cpu"], 2
+        )
         result["projection_this_machine_device_cpu"] = project(
             floor, seconds["device_cpu"] / floor_total, hidden, mlp
         )
-    for name in (n for n in runs if n.startswith("device_")):
+    for name in (n for n in runs if "device_" in n):
         lam = np.array(runs[name]["lambda_max"]) / np.array(serial["lambda_max"])
         result[f"{name}_max_rel_lambda_max"] = float(np.max(np.abs(lam - 1)))
         assert result[f"{name}_max_rel_lambda_max"] < 1e-9, name
