@@ -66,10 +66,9 @@ def pinned_torch() -> Iterator[None]:
 
     Torch's CPU kernels, its eigensolver (``device="cpu"``: the LAPACK inside the torch wheel,
     which threadpoolctl does not reach) included, use one thread per core by default, so N
-    workers would run N x cores threads. OpenMP's thread count belongs to the thread that
-    sets it (measured: a count set from the main thread did not hold in a pool thread), so
-    every thread that enters sets it; the count from before the first concurrent block is
-    restored by the last to leave, as :func:`pinned_blas` does.
+    workers would run N x cores threads. OpenMP's thread count (its ``nthreads-var``) is a
+    setting of each thread, so every thread that enters sets it; the count from before the
+    first concurrent block is restored by the last to leave, as :func:`pinned_blas` does.
     """
     global _TORCH_BEFORE, _TORCH_DEPTH
     import torch
